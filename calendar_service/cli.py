@@ -1,0 +1,159 @@
+"""Command-line entry point: argument parsing and exit codes only; each command imports lazily.
+
+Exit codes: 0 success, 1 a run that did not deliver everything, 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from . import __version__
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+Handler = Callable[[argparse.Namespace, "Settings"], int]
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _instant(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an ISO-8601 instant; use e.g. 2027-03-07T09:00-06:00") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{value!r} has no UTC offset; add one, e.g. -06:00 or Z")
+    return moment
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError("must be greater than zero")
+    return n
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("data")
+    g.add_argument("--days", metavar="FILE",
+                   help="days file (default: CALENDAR_SERVICE_DAYS or the bundled days.yaml)")
+    g.add_argument("--offices", metavar="FILE",
+                   help="offices file (default: CALENDAR_SERVICE_OFFICES or the bundled example)")
+    g.add_argument("--data-dir", metavar="DIR",
+                   help="ledger, outbox and built site (default: CALENDAR_SERVICE_DATA_DIR or "
+                        "~/.local/share/calendar-service)")
+    return common
+
+
+def _clock(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_mutually_exclusive_group()
+    g.add_argument("--today", type=_date, metavar="YYYY-MM-DD", help="pretend today is this date")
+    g.add_argument("--now", type=_instant, metavar="ISO-8601",
+                   help="pretend it is this instant (with UTC offset)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="calendar-service",
+        description="International days as a subscribable calendar and as e-mail reminders with "
+                    "suggested communications for state international-affairs offices.",
+        epilog="Exit codes: 0 success, 1 not everything delivered, 2 bad input or usage.")
+    parser.add_argument("--version", action="version", version=f"calendar-service {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = _common()
+
+    p = sub.add_parser("check", parents=[common], help="validate the days and offices files",
+                       description="Validate days.yaml and offices.yaml (and the templates); "
+                                   "print every problem as FILE:LINE: field: message. Exit 0 or 2.")
+    p.set_defaults(handler="calendar_service.commands:check")
+
+    p = sub.add_parser("upcoming", parents=[common], help="list the coming days",
+                       description="List the international days of the coming weeks.")
+    _clock(p)
+    p.add_argument("--days-ahead", "-n", dest="ahead", type=_positive, default=30, metavar="N",
+                   help="how many days ahead to look (default 30)")
+    p.add_argument("--lang", choices=("es", "en"), default="es", help="language (default es)")
+    p.add_argument("--theme", action="append", metavar="ID",
+                   help="only days with this theme (repeatable)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.set_defaults(handler="calendar_service.commands:upcoming")
+
+    return parser
+
+
+def _resolve(spec: str) -> Handler:
+    import importlib
+
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # "--days N" reads naturally for upcoming; the data option is --days FILE elsewhere.
+    if argv and argv[0] == "upcoming":
+        argv = ["upcoming", *_upcoming_days_alias(argv[1:])]
+    args = parser.parse_args(argv)
+    from .errors import CalendarServiceError
+
+    try:
+        from .settings import load_settings
+
+        settings = load_settings({"days": args.days, "offices": args.offices,
+                                  "data_dir": args.data_dir})
+        return _resolve(args.handler)(args, settings)
+    except CalendarServiceError as exc:
+        print(f"error: {exc}" if "\n" not in str(exc) else str(exc), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: say so briefly, keep the traceback for debugging
+        if os.environ.get("CALENDAR_SERVICE_DEBUG"):
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc} "
+              "(set CALENDAR_SERVICE_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
+
+
+def _upcoming_days_alias(rest: list[str]) -> list[str]:
+    """Let ``upcoming --days 30`` mean days ahead when the value is a number."""
+    out: list[str] = []
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if arg == "--days" and i + 1 < len(rest) and rest[i + 1].isdigit():
+            out += ["--days-ahead", rest[i + 1]]
+            i += 2
+            continue
+        if arg.startswith("--days=") and arg[7:].isdigit():
+            out.append("--days-ahead=" + arg[7:])
+        else:
+            out.append(arg)
+        i += 1
+    return out
+
+
+def print_json(data: object) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")

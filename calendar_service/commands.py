@@ -1,0 +1,79 @@
+"""Handlers of the data commands (check, upcoming): read, compute, print; no parsing here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date, datetime, timedelta
+
+from .errors import DataError, Problem
+from .settings import Settings
+
+
+def today_from(args: argparse.Namespace) -> date:
+    """--today, else the date of --now, else the machine's local date."""
+    if getattr(args, "today", None):
+        return args.today  # type: ignore[no-any-return]
+    if getattr(args, "now", None):
+        return args.now.date()  # type: ignore[no-any-return]
+    return datetime.now().date()
+
+
+def check(args: argparse.Namespace, settings: Settings) -> int:
+    from .loader import load_all
+
+    catalog, offices = load_all(settings.days, settings.offices, complete=True)
+    problems: list[Problem] = []
+    try:
+        from .compose import check_templates
+    except ImportError:  # composition not installed in this build
+        check_templates = None
+    if check_templates is not None:
+        try:
+            check_templates(catalog, offices, settings)
+        except DataError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise DataError(problems)
+    annex = sum(1 for d in catalog.days if d.annex)
+    print(f"{settings.days}: {len(catalog.days)} days ({annex} from the 2017 annex), "
+          f"{len(catalog.themes)} themes: OK")
+    print(f"{settings.offices}: {len(offices)} offices: OK")
+    return 0
+
+
+def upcoming(args: argparse.Namespace, settings: Settings) -> int:
+    from .dates import format_day
+    from .loader import load_days
+    from .occurrences import occurrences
+
+    catalog = load_days(settings.days)
+    if args.theme:
+        unknown = [t for t in args.theme if t not in catalog.themes]
+        if unknown:
+            raise DataError([Problem("--theme", None, "", f"unknown theme {t!r}; known: "
+                                     f"{', '.join(catalog.themes)}") for t in unknown])
+    start = today_from(args)
+    days = [d for d in catalog.days if not args.theme or d.theme_ids() & set(args.theme)]
+    found = occurrences(days, start, start + timedelta(days=args.ahead))
+    lang = args.lang
+    if args.json:
+        from .cli import print_json
+
+        print_json([{
+            "id": o.day.id, "date": o.date.isoformat(), "name": o.day.name.get(lang),
+            "official_name": o.day.official_name.get(lang) if o.day.official_name else None,
+            "annex": o.day.annex, "themes": [t.id for t in o.day.themes],
+            "sdgs": list(o.day.sdgs), "url": o.day.url,
+        } for o in found])
+        return 0
+    if not found:
+        print("No hay días internacionales en ese periodo." if lang == "es"
+              else "No international days in that period.")
+        return 0
+    rows = [(format_day(o.date, lang), o.day.name.get(lang),
+             ", ".join(t.label.get(lang) for t in o.day.themes)) for o in found]
+    width = max(len(r[0]) for r in rows)
+    for when, name, themes in rows:
+        sys.stdout.write(f"{when:<{width}}  {name}" + (f"  [{themes}]" if themes else "") + "\n")
+    return 0

@@ -1,0 +1,18 @@
+"""Dates written the way readers expect in their language ("domingo 8 de marzo de 2027")."""
+
+from __future__ import annotations
+
+from datetime import date
+
+_PATTERNS = {
+    "full": {"es": "EEEE d 'de' MMMM 'de' y", "en": "EEEE, MMMM d, y"},
+    "long": {"es": "d 'de' MMMM 'de' y", "en": "MMMM d, y"},
+    "month": {"es": "LLLL 'de' y", "en": "LLLL y"},
+    "short": {"es": "EEE d MMM y", "en": "EEE, MMM d, y"},
+}
+
+
+def format_day(d: date, lang: str = "es", style: str = "full") -> str:
+    from babel.dates import format_date
+
+    return format_date(d, _PATTERNS[style].get(lang, _PATTERNS[style]["es"]), locale=lang)

@@ -1,0 +1,133 @@
+"""Settings in one place: command-line options, then CALENDAR_SERVICE_* variables, then defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .errors import ConfigError
+
+ENV_PREFIX = "CALENDAR_SERVICE_"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def bundled(name: str) -> Path:
+    """A shipped data file: inside the wheel (``_bundled/``) or, in a source checkout, the root."""
+    inside = PACKAGE_DIR / "_bundled" / name
+    return inside if inside.exists() else PACKAGE_DIR.parent / name
+
+
+def default_data_dir(environ: Mapping[str, str]) -> Path:
+    base = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "calendar-service"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob, documented in the README's Configuration table (keep them in sync)."""
+
+    days: Path
+    offices: Path
+    data_dir: Path
+    templates: Path
+    database_url: str
+    smtp_url: str | None = None
+    smtp_from: str = "Días internacionales <dias-internacionales@example.org>"
+    smtp_ca_file: Path | None = None
+    smtp_timeout: float = 30.0
+    smtp_concurrency: int = 4
+    smtp_retries: int = 3
+    base_url: str = "http://localhost:8000"
+    uid_domain: str = "calendar-service.conago.example"
+    unsubscribe: str = "mailto:dias-internacionales@example.org?subject=baja"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    sweep_minutes: int = 5
+
+    @property
+    def outbox(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def site_dir(self) -> Path:
+        return self.data_dir / "site"
+
+    def redacted(self, name: str) -> str:
+        """A setting's value safe to print: passwords in URLs are masked."""
+        value = getattr(self, name)
+        return redact_url(value) if isinstance(value, str) and "://" in value else str(value)
+
+
+def redact_url(url: str) -> str:
+    """Hide the password of a URL (smtp://user:pass@host -> smtp://user:***@host)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+_NUMERIC = {"smtp_timeout": float, "smtp_concurrency": int, "smtp_retries": int, "port": int,
+            "sweep_minutes": int}
+
+
+def load_settings(options: Mapping[str, Any] | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Options win over environment variables, which win over defaults."""
+    options = {k: v for k, v in (options or {}).items() if v is not None}
+    environ = os.environ if environ is None else environ
+
+    def pick(name: str) -> Any:
+        if name in options:
+            return options[name]
+        return environ.get(ENV_PREFIX + name.upper()) or None
+
+    data_dir = Path(pick("data_dir") or default_data_dir(environ)).expanduser()
+    values: dict[str, Any] = {
+        "days": Path(pick("days") or bundled("days.yaml")),
+        "offices": Path(pick("offices") or bundled("offices.yaml")),
+        "templates": Path(pick("templates") or bundled("templates")),
+        "data_dir": data_dir,
+        "database_url": pick("database_url") or f"sqlite:///{data_dir / 'ledger.sqlite3'}",
+    }
+    for f in fields(Settings):
+        if f.name in values:
+            continue
+        raw = pick(f.name)
+        if raw is None:
+            continue
+        if f.name in _NUMERIC:
+            try:
+                raw = _NUMERIC[f.name](raw)
+            except ValueError:
+                raise ConfigError(f"{ENV_PREFIX}{f.name.upper()}: {raw!r} is not a number") from None
+            if raw <= 0:
+                raise ConfigError(f"{ENV_PREFIX}{f.name.upper()}: must be greater than zero")
+        elif f.name == "smtp_ca_file":
+            raw = Path(raw)
+        values[f.name] = raw
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    if s.smtp_url:
+        scheme = urlsplit(s.smtp_url).scheme
+        if scheme not in ("smtp", "smtp+starttls", "smtps"):
+            raise ConfigError(f"{ENV_PREFIX}SMTP_URL: scheme {scheme!r} is not supported; use "
+                              "smtp://, smtp+starttls:// or smtps://")
+        if not urlsplit(s.smtp_url).hostname:
+            raise ConfigError(f"{ENV_PREFIX}SMTP_URL: no host in {redact_url(s.smtp_url)!r}")
+    if s.smtp_ca_file is not None and not s.smtp_ca_file.is_file():
+        raise ConfigError(f"{ENV_PREFIX}SMTP_CA_FILE: {s.smtp_ca_file} does not exist")
+    if any(ch in s.smtp_from for ch in "\r\n"):
+        raise ConfigError(f"{ENV_PREFIX}SMTP_FROM: must be on one line")
+    if urlsplit(s.base_url).scheme not in ("http", "https"):
+        raise ConfigError(f"{ENV_PREFIX}BASE_URL: {s.base_url!r} must start with http:// or https://")

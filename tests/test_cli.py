@@ -1,0 +1,68 @@
+"""The command line as users and cron see it: real processes, exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import MINIMAL_DAYS, ROOT, write
+
+
+def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+        ) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    full_env.pop("CALENDAR_SERVICE_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "calendar_service", *args], capture_output=True,
+                          text=True, cwd=cwd, env=full_env, timeout=120)
+
+
+def test_version_and_help() -> None:
+    assert run("--version").stdout.startswith("calendar-service ")
+    helped = run("--help")
+    assert helped.returncode == 0
+    for command in ("check", "upcoming"):
+        assert command in helped.stdout
+
+
+def test_upcoming_lists_march_with_three_days_on_21_march(tmp_path: Path) -> None:
+    result = run("upcoming", "--today", "2027-03-01", "--days", "30", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert sum(1 for ln in lines if ln.startswith("domingo 21 de marzo de 2027")) == 3
+    assert sum(1 for ln in lines if ln.startswith("lunes 8 de marzo de 2027")) == 2
+    assert any("Día Mundial del Agua" in ln for ln in lines)
+
+
+def test_upcoming_in_english_as_json_filtered_by_theme(tmp_path: Path) -> None:
+    result = run("upcoming", "--today", "2027-03-01", "--days", "30", "--lang", "en", "--json",
+                 "--theme", "medio-ambiente", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    items = json.loads(result.stdout)
+    assert items and all("medio-ambiente" in i["themes"] for i in items)
+    assert "World Water Day" in [i["name"] for i in items]
+
+
+def test_check_fails_with_the_line_and_no_traceback(tmp_path: Path) -> None:
+    bad = write(tmp_path, "days.yaml", MINIMAL_DAYS.replace('"03-22"', '"02-30"'))
+    result = run("check", "--days", str(bad), cwd=tmp_path)
+    assert result.returncode == 2
+    assert f'{bad}:9: days[0].date: "02-30" is not a date' in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_usage_error_exits_2(tmp_path: Path) -> None:
+    result = run("upcoming", "--today", "2027-02-30", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "is not a date" in result.stderr
+
+
+def test_installed_package_carries_its_data(tmp_path: Path) -> None:
+    from calendar_service.settings import bundled
+
+    assert bundled("days.yaml").is_file()
+    assert bundled("offices.yaml").is_file()
+    assert bundled("templates").is_dir()
+    assert ROOT.joinpath("days.yaml").is_file()

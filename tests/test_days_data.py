@@ -1,0 +1,77 @@
+"""The shipped days.yaml against the 2017 annex it comes from.
+
+tests/data/anexo_dias_internacionales_2017.txt is a verbatim copy of the "ANEXO DE DÍAS
+INTERNACIONALES" section of CONAGO's Agenda Estratégica 2017 (Comisión de Asuntos
+Internacionales), cut from the agenda's text; the project never reads the original at run time.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+from conftest import DATA, ROOT
+
+from calendar_service.loader import load_days
+from calendar_service.occurrences import occurrences
+
+MONTHS = "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre"
+SPANISH_MONTHS = {m: i for i, m in enumerate(MONTHS.split(), start=1)}
+DATE_LINE = re.compile(r"^(\d{1,2}) de (\w+)$")
+
+
+def annex() -> list[tuple[tuple[int, int], str]]:
+    """(month, day) and name of each annex entry: the dates come first, then the names."""
+    lines = [ln.strip() for ln in (DATA / "anexo_dias_internacionales_2017.txt")
+             .read_text(encoding="utf-8").splitlines() if ln.strip()]
+    dates = [(SPANISH_MONTHS[m.group(2)], int(m.group(1)))
+             for m in map(DATE_LINE.match, lines) if m]
+    names = [ln for ln in lines if ln.startswith("Día")]
+    assert len(dates) == len(names)
+    return list(zip(dates, names, strict=True))
+
+
+@pytest.fixture(scope="module")
+def catalog():  # type: ignore[no-untyped-def]
+    return load_days(ROOT / "days.yaml")
+
+
+def test_annex_copy_has_37_days() -> None:
+    assert len(annex()) == 37
+
+
+def test_every_annex_day_is_in_days_yaml_in_order_with_its_exact_name(catalog) -> None:  # type: ignore[no-untyped-def]
+    shipped = [(d.month_day, d.name.es) for d in catalog.days if d.annex]
+    assert shipped == annex()
+
+
+def test_annex_days_come_first_and_extra_days_are_marked(catalog) -> None:  # type: ignore[no-untyped-def]
+    flags = [d.annex for d in catalog.days]
+    assert flags == sorted(flags, reverse=True)
+    assert flags.count(False) >= 1
+
+
+def test_march_21_has_three_days_and_march_8_two(catalog) -> None:  # type: ignore[no-untyped-def]
+    found = occurrences(catalog.days, date(2027, 3, 1), date(2027, 4, 1))
+    on = [o.date for o in found]
+    assert on.count(date(2027, 3, 21)) == 3
+    assert on.count(date(2027, 3, 8)) == 2
+
+
+def test_at_least_one_extra_day_uses_a_rule(catalog) -> None:  # type: ignore[no-untyped-def]
+    assert any(d.rule for d in catalog.days if not d.annex)
+
+
+def test_every_day_has_an_english_name_themes_and_sdgs(catalog) -> None:  # type: ignore[no-untyped-def]
+    for day in catalog.days:
+        assert day.name.en, day.id
+        assert day.themes, day.id
+        assert day.sdgs, day.id
+
+
+def test_days_not_proclaimed_by_the_un_say_so(catalog) -> None:  # type: ignore[no-untyped-def]
+    for day in catalog.days:
+        if day.proclaimed_by is None or not day.proclaimed_by.un:
+            assert day.note is not None, f"{day.id}: a non-UN day needs a note saying so"
+            assert day.resolution is None or not day.resolution.startswith("A/RES"), day.id
