@@ -18,7 +18,8 @@ HASHTAG_RE = re.compile(r"^#\w+$")
 EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 SEND_TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})$")
-PLACEHOLDER_RE = re.compile(r"(?i)\b(todo|tbd|fixme|xxx|lorem ipsum|placeholder)\b|\{\{|\}\}")
+# Upper case only: "todo" is an everyday Spanish word ("en todo México").
+PLACEHOLDER_RE = re.compile(r"\b(TODO|TBD|FIXME|XXX)\b|(?i:lorem ipsum|placeholder)|\{\{|\}\}")
 POST_LIMIT = 280
 MAX_LEAD_DAYS = 90
 MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",

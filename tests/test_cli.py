@@ -45,6 +45,12 @@ def test_upcoming_in_english_as_json_filtered_by_theme(tmp_path: Path) -> None:
     assert "World Water Day" in [i["name"] for i in items]
 
 
+def test_check_passes_on_the_shipped_files(tmp_path: Path) -> None:
+    result = run("check", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "offices.yaml: 32 offices: OK" in result.stdout
+
+
 def test_check_fails_with_the_line_and_no_traceback(tmp_path: Path) -> None:
     bad = write(tmp_path, "days.yaml", MINIMAL_DAYS.replace('"03-22"', '"02-30"'))
     result = run("check", "--days", str(bad), cwd=tmp_path)

@@ -119,6 +119,11 @@ def test_placeholder_text_is_refused(tmp_path: Path) -> None:
                for p in problems_for(tmp_path, text))
 
 
+def test_the_spanish_word_todo_is_not_a_placeholder(tmp_path: Path) -> None:
+    text = MINIMAL_DAYS.replace("El agua es vida.", "El agua es vida en todo México.")
+    assert load_days(write(tmp_path, "days.yaml", text), complete=True).days[0].content["es"]
+
+
 def test_annex_day_needs_complete_content_in_both_languages(tmp_path: Path) -> None:
     text = MINIMAL_DAYS.replace("annex: false", "annex: true", 1)
     load_days(write(tmp_path, "days.yaml", text))  # loads for serving and sending...
