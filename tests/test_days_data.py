@@ -75,3 +75,19 @@ def test_days_not_proclaimed_by_the_un_say_so(catalog) -> None:  # type: ignore[
         if day.proclaimed_by is None or not day.proclaimed_by.un:
             assert day.note is not None, f"{day.id}: a non-UN day needs a note saying so"
             assert day.resolution is None or not day.resolution.startswith("A/RES"), day.id
+
+
+def test_days_added_beyond_the_annex_have_the_same_complete_content(catalog) -> None:  # type: ignore[no-untyped-def]
+    for day in (d for d in catalog.days if not d.annex):
+        for lang in ("es", "en"):
+            c = day.content[lang]
+            assert c.summary and c.why and c.press_line, (day.id, lang)
+            assert len(c.key_messages) == 3 and len(c.posts) == 3 and c.hashtags, (day.id, lang)
+
+
+def test_shipped_file_passes_the_editorial_rules(catalog) -> None:  # type: ignore[no-untyped-def]
+    load_days(ROOT / "days.yaml", complete=True)
+    for day in catalog.days:
+        for c in day.content.values():
+            assert all(len(p) <= 280 for p in c.posts), day.id
+            assert all(any(tag in p for tag in c.hashtags) for p in c.posts), day.id
