@@ -95,7 +95,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(handler="calendar_service.commands:upcoming")
 
+    p = sub.add_parser("feed", parents=[common], help="write one iCalendar feed",
+                       description="Write one iCalendar feed (the same bytes the site publishes) to "
+                                   "a file or to standard output. Records revisions in "
+                                   "DATA_DIR/feed-state.json so SEQUENCE and LAST-MODIFIED change "
+                                   "only when a day's data does.")
+    _clock(p)
+    p.add_argument("--lang", choices=("es", "en"), default="es", help="language (default es)")
+    p.add_argument("--theme", metavar="ID", help="only the days of this theme")
+    p.add_argument("--alarms", action="store_true",
+                   help="add a reminder (VALARM) at 09:00 the day before each day")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
+    p.set_defaults(handler="calendar_service.feed:cmd_feed")
+
+    p = sub.add_parser("build", parents=[common], help="write the public site as static files",
+                       description="Write the whole public site (feeds, web pages, days.json) to "
+                                   "DIR, replacing the previous build atomically. Any web server "
+                                   "or CDN can serve it.")
+    _clock(p)
+    p.add_argument("dir", nargs="?", metavar="DIR",
+                   help="target folder (default: DATA_DIR/site)")
+    p.set_defaults(handler="calendar_service.site:cmd_build")
+
+    p = sub.add_parser("serve", parents=[common], help="serve the site and feeds over HTTP",
+                       description="Serve the same paths as 'build' from memory (Starlette + "
+                                   "uvicorn), plus /healthz. Rebuilds when the days file changes "
+                                   "and when the date changes.")
+    _clock(p)
+    p.add_argument("--host", help="address to listen on (default: CALENDAR_SERVICE_HOST or "
+                                  "127.0.0.1)")
+    p.add_argument("--port", type=_port, help="port (default: CALENDAR_SERVICE_PORT or 8000; "
+                                              "0 picks a free one)")
+    p.add_argument("--access-log", action="store_true", help="log every request")
+    p.set_defaults(handler="calendar_service.web:cmd_serve")
+
     return parser
+
+
+def _port(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number") from None
+    if not 0 <= n <= 65535:
+        raise argparse.ArgumentTypeError("a port is 0 to 65535")
+    return n
 
 
 def _resolve(spec: str) -> Handler:

@@ -1,0 +1,207 @@
+"""Load the feed endpoint and compare it with the ceiling: the same bytes from a minimal ASGI app.
+
+Not a test: run it by hand (``python benchmarks/feed_http.py``). It builds the site for the
+bundled days in a temporary data folder, then for each server runs ``wrk`` on loopback, bounded
+in time, for a full response (200) and a conditional one (If-None-Match -> 304):
+
+- ``calendar-service``: ``create_app`` exactly as ``calendar-service serve`` runs it (uvicorn,
+  one process, no access log);
+- ``minimal ASGI``: a dozen lines returning the same precomputed bytes and headers, on the same
+  uvicorn settings: the most any Python app on this server could do;
+- ``nginx``: the static ``build`` of the same site, for context.
+
+It prints requests per second and the ratio calendar-service / minimal (goal: >= 0.8).
+Needs wrk (and nginx for the context line); both are Debian packages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PATH = "/calendar.ics"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def build(data_dir: Path) -> object:
+    sys.path.insert(0, str(ROOT))
+    from calendar_service.loader import load_days
+    from calendar_service.settings import load_settings
+    from calendar_service.site import prepare_site
+
+    settings = load_settings({"data_dir": str(data_dir)})
+    now = datetime.now(UTC)
+    return prepare_site(load_days(settings.days), settings, today=now.date(), now=now)
+
+
+def serve_ours(port: int, data_dir: Path) -> None:
+    import uvicorn
+
+    from calendar_service.web import SiteState, create_app
+
+    app = create_app(SiteState(build(data_dir)))  # type: ignore[arg-type]
+    uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning",
+                server_header=False)
+
+
+def serve_minimal(port: int, data_dir: Path) -> None:
+    import uvicorn
+
+    from calendar_service.web import prepare
+
+    entry = prepare(build(data_dir).resources[PATH])  # type: ignore[attr-defined]
+    body, ok, not_modified = entry.resource.body, entry.ok, entry.not_modified
+    etag = entry.resource.etag.encode()
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            return
+        conditional = any(k == b"if-none-match" and v == etag for k, v in scope["headers"])
+        await send({"type": "http.response.start", "status": 304 if conditional else 200,
+                    "headers": not_modified if conditional else ok})
+        await send({"type": "http.response.body", "body": b"" if conditional else body})
+
+    uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning",
+                server_header=False, lifespan="off")
+
+
+def wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> bytes:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited early ({proc.returncode}) for {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return bytes(r.read())
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"no answer from {url}")
+
+
+def wrk(url: str, seconds: int, connections: int, etag: str | None) -> float:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", url]
+    if etag:
+        cmd[1:1] = ["-H", f"If-None-Match: {etag}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
+    m = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
+    if not m:
+        raise SystemExit(f"wrk gave no result:\n{out}")
+    if non2xx:
+        raise SystemExit(f"{url}: {non2xx.group(1)} error responses under load")
+    return float(m.group(1))
+
+
+def nginx(site: Path, port: int, work: Path) -> subprocess.Popen[bytes]:
+    conf = work / "nginx.conf"
+    conf.write_text(f"""
+worker_processes 1;
+daemon off;
+pid {work}/nginx.pid;
+error_log {work}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {work}/body;
+  proxy_temp_path {work}/proxy;
+  fastcgi_temp_path {work}/fastcgi;
+  uwsgi_temp_path {work}/uwsgi;
+  scgi_temp_path {work}/scgi;
+  types {{ text/calendar ics; text/html html; application/json json; text/css css; }}
+  charset utf-8;
+  charset_types text/calendar text/css;
+  server {{
+    listen 127.0.0.1:{port};
+    root {site};
+    location / {{ try_files $uri $uri/ =404; }}
+  }}
+}}
+""")
+    return subprocess.Popen(["nginx", "-c", str(conf), "-p", str(work)])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=5, help="each wrk run (default 5)")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--serve", choices=("ours", "minimal"), help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        (serve_ours if args.serve == "ours" else serve_minimal)(args.port, Path(args.data_dir))
+        return 0
+    if not shutil.which("wrk"):
+        print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
+        return 2
+
+    work = Path(tempfile.mkdtemp(prefix="feed-bench-"))
+    os.chmod(work, 0o755)
+    data_dir = work / "data"
+    site = build(data_dir)
+    from calendar_service.site import write_site
+
+    write_site(site, work / "site")  # type: ignore[arg-type]
+    etag = site.resources[PATH].etag  # type: ignore[attr-defined]
+    size = len(site.resources[PATH].body)  # type: ignore[attr-defined]
+    results: dict[str, tuple[float, float]] = {}
+    servers: list[tuple[str, list[str] | None]] = [
+        ("calendar-service", [sys.executable, __file__, "--serve", "ours"]),
+        ("minimal ASGI", [sys.executable, __file__, "--serve", "minimal"]),
+    ]
+    if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
+        servers.append(("nginx (static build)", None))
+    print(f"GET {PATH}: {size} bytes, wrk -t1 -c{args.connections} -d{args.seconds}s on loopback, "
+          f"{os.cpu_count()} CPUs")
+    for name, cmd in servers:
+        port = free_port()
+        if cmd is None:
+            proc = nginx(work / "site", port, work)
+        else:
+            proc = subprocess.Popen([*cmd, "--port", str(port), "--data-dir", str(data_dir)],
+                                    cwd=ROOT)
+        try:
+            url = f"http://127.0.0.1:{port}{PATH}"
+            body = wait_for(url, proc)
+            assert body == site.resources[PATH].body, f"{name} serves other bytes"  # type: ignore[attr-defined]
+            server_etag = etag
+            if cmd is None:
+                with urllib.request.urlopen(url) as r:
+                    server_etag = r.headers["ETag"]
+            wrk(url, 1, args.connections, None)  # warm-up
+            full = wrk(url, args.seconds, args.connections, None)
+            cond = wrk(url, args.seconds, args.connections, server_etag)
+            results[name] = (full, cond)
+            print(f"  {name:<22} 200: {full:>9.0f} req/s   304: {cond:>9.0f} req/s", flush=True)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    ours, ceiling = results["calendar-service"], results["minimal ASGI"]
+    print(f"ratio calendar-service / minimal ASGI: 200: {ours[0] / ceiling[0]:.2f}   "
+          f"304: {ours[1] / ceiling[1]:.2f}   (goal >= 0.80)")
+    if "nginx (static build)" in results:
+        ng = results["nginx (static build)"]
+        print(f"context, calendar-service / nginx:      200: {ours[0] / ng[0]:.2f}   "
+              f"304: {ours[1] / ng[1]:.2f}")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

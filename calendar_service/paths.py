@@ -1,0 +1,54 @@
+"""URL paths of the public site: the same in ``serve`` and in the static ``build``.
+
+Spanish is the root; every English path is the Spanish one with ``/en`` in front.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+LANG_PREFIX = {"es": "", "en": "/en"}
+
+
+def prefix(lang: str) -> str:
+    return LANG_PREFIX[lang]
+
+
+def home(lang: str) -> str:
+    return f"{prefix(lang)}/"
+
+
+def feed(lang: str, theme: str | None = None, alarms: bool = False) -> str:
+    if theme:
+        return f"{prefix(lang)}/themes/{theme}.ics"
+    if alarms:
+        return f"{prefix(lang)}/alarms/calendar.ics"
+    return f"{prefix(lang)}/calendar.ics"
+
+
+def day_page(lang: str, day_id: str) -> str:
+    return f"{prefix(lang)}/days/{day_id}/"
+
+
+def days_json(lang: str) -> str:
+    return f"{prefix(lang)}/days.json"
+
+
+def in_language(path: str, lang: str) -> str:
+    """The same page in another language."""
+    bare = path[3:] if path.startswith("/en/") else path
+    return prefix(lang) + bare
+
+
+def relative(from_path: str, to_path: str) -> str:
+    """A link that works wherever the site is hosted, even from a folder on disk."""
+    here = from_path if from_path.endswith("/") else posixpath.dirname(from_path) + "/"
+    rel = posixpath.relpath(to_path, here)
+    if to_path.endswith("/") and rel != ".":
+        rel += "/"
+    return "./" if rel == "." else rel
+
+
+def file_name(path: str) -> str:
+    """Where a path lives in the static build: folders get an index.html."""
+    return (path + "index.html" if path.endswith("/") else path).lstrip("/")
