@@ -232,7 +232,7 @@ class SiteEndpoint:
 
     def _fallback(self, site: Site, files: dict[str, Prepared], path: str, scope: Scope
                   ) -> tuple[int, Headers, bytes]:
-        """Folder paths without the slash redirect; index.html aliases; anything else is 404."""
+        """Folders without the slash and .../index.html redirect to the folder; the rest is 404."""
         if path.endswith("/index.html") and path[:-10] in files:
             target = path[:-10]
         elif not path.endswith("/") and path + "/" in files:

@@ -1,0 +1,237 @@
+"""The static build: every file the service serves, written atomically, links that resolve."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import pytest
+from conftest import ROOT
+from webtools import GOLDEN, NOW, TODAY, publication, renderer
+
+from calendar_service.loader import load_days
+from calendar_service.paths import file_name, relative
+from calendar_service.site import MARKER, build_site, write_site
+from calendar_service.state import PublishState
+
+
+def build(*args: str, data_dir: Path, days: Path | None = None
+          ) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CALENDAR_SERVICE_DATA_DIR": str(data_dir),
+           "CALENDAR_SERVICE_BASE_URL": "https://dias.example.org"}
+    env.pop("CALENDAR_SERVICE_DEBUG", None)
+    extra = ["--days", str(days)] if days else []
+    return subprocess.run([sys.executable, "-m", "calendar_service", "build", *extra, *args],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("build")
+    result = build(str(out / "site"), "--today", "2027-03-01", data_dir=out / "data")
+    assert result.returncode == 0, result.stderr
+    assert "files" in result.stdout
+    return out / "site"
+
+
+@pytest.fixture(scope="module")
+def golden_site():  # type: ignore[no-untyped-def]
+    site, _ = build_site(load_days(GOLDEN / "days.yaml"), today=TODAY, now=NOW,
+                         state=PublishState(), publication=publication(), renderer=renderer())
+    return site
+
+
+class Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"] or "")
+        for key in ("href", "src"):
+            if a.get(key):
+                self.links.append(a[key] or "")
+
+
+def test_build_writes_feeds_pages_json_and_assets(built: Path) -> None:
+    for name in ("calendar.ics", "en/calendar.ics", "alarms/calendar.ics",
+                 "themes/medio-ambiente.ics", "en/themes/medio-ambiente.ics", "index.html",
+                 "en/index.html", "days/world-water-day/index.html",
+                 "en/days/world-water-day/index.html", "days.json", "en/days.json",
+                 "static/style.css", "static/copy.js", "404.html", MARKER):
+        assert (built / name).is_file(), name
+
+
+def test_every_internal_link_of_every_page_resolves_to_a_built_file(built: Path) -> None:
+    pages = list(built.rglob("*.html"))
+    assert len(pages) > 90
+    checked = 0
+    for page in pages:
+        if page.name == "404.html":
+            continue  # absolute links: it is served at any depth
+        parser = Links()
+        parser.feed(page.read_text(encoding="utf-8"))
+        url = "file://" + str(page)
+        for link in parser.links:
+            target = urlsplit(urljoin(url, link))
+            if target.scheme != "file":
+                continue
+            path = Path(unquote(target.path))
+            if path.is_dir():
+                path = path / "index.html"
+            assert path.is_file(), f"{page.relative_to(built)}: broken link {link}"
+            checked += 1
+    assert checked > 500
+
+
+def test_files_carry_the_last_modified_time_as_mtime(built: Path) -> None:
+    assert (built / "calendar.ics").stat().st_mtime == pytest.approx(
+        parsedate_to_datetime("Mon, 01 Mar 2027 00:00:00 GMT").timestamp())
+
+
+def test_rebuilding_replaces_the_folder_and_keeps_unchanged_dates(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert build(str(tmp_path / "site"), "--today", "2027-03-01", data_dir=data).returncode == 0
+    stale = tmp_path / "site" / "stale.txt"
+    stale.write_text("from an older build")
+    feed_mtime = (tmp_path / "site" / "calendar.ics").stat().st_mtime
+    result = build(str(tmp_path / "site"), "--now", "2027-03-01T18:00:00Z", data_dir=data)
+    assert result.returncode == 0, result.stderr
+    assert not stale.exists()
+    assert (tmp_path / "site" / "calendar.ics").stat().st_mtime == feed_mtime
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "site"]  # no temp leftovers
+
+
+def test_build_refuses_to_replace_a_folder_it_did_not_write(tmp_path: Path) -> None:
+    precious = tmp_path / "docs"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("keep me")
+    result = build(str(precious), data_dir=tmp_path / "data")
+    assert result.returncode == 2
+    assert "not empty" in result.stderr and "Traceback" not in result.stderr
+    assert (precious / "thesis.txt").read_text() == "keep me"
+
+
+def test_build_on_bad_data_exits_2_with_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "days.yaml"
+    bad.write_text((GOLDEN / "days.yaml").read_text().replace('"03-22"', '"02-30"'))
+    result = build(str(tmp_path / "site"), data_dir=tmp_path / "data", days=bad)
+    assert result.returncode == 2
+    assert re.search(r"days\.yaml:\d+: days\[0\]\.date: \"02-30\" is not a date", result.stderr)
+    assert not (tmp_path / "site").exists()
+
+
+def test_days_json_lists_every_day_with_its_next_date(built: Path) -> None:
+    doc = json.loads((built / "days.json").read_text(encoding="utf-8"))
+    catalog = load_days(ROOT / "days.yaml")
+    assert doc["language"] == "es" and doc["today"] == "2027-03-01"
+    assert {d["id"] for d in doc["days"]} == {d.id for d in catalog.days}
+    dates = [d["date"] for d in doc["days"]]
+    assert dates == sorted(dates) and dates[0] >= "2027-03-01"
+    water = next(d for d in doc["days"] if d["id"] == "world-water-day")
+    assert water["date"] == "2027-03-22"
+    assert water["page"] == "https://dias.example.org/days/world-water-day/"
+    en = json.loads((built / "en" / "days.json").read_text(encoding="utf-8"))
+    assert next(d for d in en["days"] if d["id"] == "world-water-day")["name"] == "World Water Day"
+
+
+def test_index_lists_coming_months_and_subscribe_links(golden_site) -> None:  # type: ignore[no-untyped-def]
+    html = golden_site.resources["/"].body.decode()
+    assert '<html lang="es">' in html
+    assert html.index("Marzo de 2027") < html.index("Octubre de 2027") < html.index(
+        "Diciembre de 2027")
+    assert "webcal://dias.example.org/calendar.ics" in html
+    assert ("https://calendar.google.com/calendar/r?cid=webcal://dias.example.org/calendar.ics"
+            in html)
+    assert ("https://outlook.live.com/calendar/0/addfromweb?url=https%3A%2F%2Fdias.example.org"
+            "%2Fcalendar.ics&amp;name=D%C3%ADas%20internacionales" in html)
+    assert 'href="calendar.ics" download' in html
+    en = golden_site.resources["/en/"].body.decode()
+    assert '<html lang="en">' in en and "March 2027" in en
+    assert "webcal://dias.example.org/en/calendar.ics" in en
+
+
+def test_day_page_uses_the_year_override_and_invents_nothing(golden_site) -> None:  # type: ignore[no-untyped-def]
+    water = golden_site.resources["/days/world-water-day/"].body.decode()
+    assert "Tema de 2027" in water and "Agua y glaciares" in water
+    assert 'href="https://www.unwater.org/2027"' in water
+    assert "lunes 22 de marzo de 2027" in water
+    # only a summary in the data: no empty sections for messages, posts or hashtags
+    for heading in ("Mensajes clave", "Publicaciones para redes sociales", "Línea para prensa",
+                    "Etiquetas"):
+        assert heading not in water
+    assert "Todavía no hay comunicaciones sugeridas" in water
+    rights = golden_site.resources["/en/days/human-rights-day/"].body.decode()
+    assert '<h1 id="day-title" lang="es">Día de los Derechos Humanos</h1>' in rights
+    assert '<div lang="es">' in rights  # the Spanish summary is marked as Spanish
+
+
+def test_day_page_offers_every_suggested_text_to_copy(tmp_path: Path) -> None:
+    text = (GOLDEN / "days.yaml").read_text().replace(
+        '      en: {summary: Cities for all.}',
+        '      en:\n        summary: Cities for all.\n        key_messages: [One., Two., Three.]\n'
+        '        posts: ["A post #Habitat"]\n        press_line: A line for the press.\n'
+        '        hashtags: ["#Habitat", "#Cities"]')
+    days = tmp_path / "days.yaml"
+    days.write_text(text)
+    site, _ = build_site(load_days(days), today=TODAY, now=NOW, state=PublishState(),
+                         publication=publication(), renderer=renderer())
+    html = site.resources["/en/days/world-habitat-day/"].body.decode()
+    for ident, content in (("km-1", "One."), ("km-3", "Three."), ("post-1", "A post #Habitat"),
+                           ("press", "A line for the press."), ("hashtags", "#Habitat #Cities")):
+        assert f'<p id="{ident}">{content}</p>' in html
+        assert f'data-copy="{ident}" hidden' in html
+
+
+def test_text_from_the_data_is_escaped(tmp_path: Path) -> None:
+    days = tmp_path / "days.yaml"
+    days.write_text((GOLDEN / "days.yaml").read_text().replace(
+        "Ciudades para todos.", "Ciudades <script>alert(1)</script> & pueblos."))
+    site, _ = build_site(load_days(days), today=TODAY, now=NOW, state=PublishState(),
+                         publication=publication(), renderer=renderer())
+    html = site.resources["/days/world-habitat-day/"].body.decode()
+    assert "<script>alert" not in html
+    assert "Ciudades &lt;script&gt;alert(1)&lt;/script&gt; &amp; pueblos." in html
+
+
+def test_resources_have_types_etags_and_gzip(golden_site) -> None:  # type: ignore[no-untyped-def]
+    feed = golden_site.resources["/calendar.ics"]
+    assert feed.content_type == "text/calendar; charset=utf-8"
+    assert feed.etag.startswith('"') and feed.etag.endswith('"')
+    assert feed.http_last_modified == "Fri, 15 Jan 2027 12:00:00 GMT"
+    import gzip
+
+    assert gzip.decompress(feed.gzipped) == feed.body
+    assert golden_site.resources["/days.json"].content_type == "application/json"
+
+
+def test_relative_links_and_file_names() -> None:
+    assert relative("/", "/calendar.ics") == "calendar.ics"
+    assert relative("/en/days/x/", "/static/style.css") == "../../../static/style.css"
+    assert relative("/days/x/", "/") == "../../"
+    assert relative("/", "/") == "./"
+    assert relative("/en/", "/") == "../"
+    assert file_name("/") == "index.html"
+    assert file_name("/en/days/x/") == "en/days/x/index.html"
+
+
+def test_write_site_is_all_or_nothing_on_a_file_target(tmp_path: Path, golden_site) -> None:  # type: ignore[no-untyped-def]
+    from calendar_service.errors import ConfigError
+
+    target = tmp_path / "a-file"
+    target.write_text("x")
+    with pytest.raises(ConfigError, match="not a folder"):
+        write_site(golden_site, target)
+    write_site(golden_site, tmp_path / "site")
+    assert (tmp_path / "site" / "calendar.ics").read_bytes() == \
+        golden_site.resources["/calendar.ics"].body
