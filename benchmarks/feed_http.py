@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -140,6 +141,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=5, help="each wrk run (default 5)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--serve", choices=("ours", "minimal"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
@@ -168,28 +170,35 @@ def main() -> int:
     if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
         servers.append(("nginx (static build)", None))
     print(f"GET {PATH}: {size} bytes, wrk -t1 -c{args.connections} -d{args.seconds}s on loopback, "
-          f"{os.cpu_count()} CPUs")
-    for name, cmd in servers:
-        port = free_port()
-        if cmd is None:
-            proc = nginx(work / "site", port, work)
-        else:
-            proc = subprocess.Popen([*cmd, "--port", str(port), "--data-dir", str(data_dir)],
-                                    cwd=ROOT)
-        try:
+          f"{os.cpu_count()} CPUs, median of {args.rounds} interleaved rounds")
+    procs: dict[str, tuple[subprocess.Popen[bytes], str, str]] = {}
+    try:
+        for name, cmd in servers:  # all start now; only the one being measured gets requests
+            port = free_port()
+            if cmd is None:
+                proc = nginx(work / "site", port, work)
+            else:
+                proc = subprocess.Popen([*cmd, "--port", str(port), "--data-dir", str(data_dir)],
+                                        cwd=ROOT)
             url = f"http://127.0.0.1:{port}{PATH}"
             body = wait_for(url, proc)
             assert body == site.resources[PATH].body, f"{name} serves other bytes"  # type: ignore[attr-defined]
-            server_etag = etag
-            if cmd is None:
-                with urllib.request.urlopen(url) as r:
-                    server_etag = r.headers["ETag"]
+            with urllib.request.urlopen(url) as r:
+                server_etag = r.headers["ETag"] if cmd is None else etag
+            procs[name] = (proc, url, server_etag)
             wrk(url, 1, args.connections, None)  # warm-up
-            full = wrk(url, args.seconds, args.connections, None)
-            cond = wrk(url, args.seconds, args.connections, server_etag)
+        samples: dict[str, list[tuple[float, float]]] = {name: [] for name in procs}
+        for _ in range(args.rounds):  # interleaved, so drift in the machine's load hits all alike
+            for name, (_, url, server_etag) in procs.items():
+                samples[name].append((wrk(url, args.seconds, args.connections, None),
+                                      wrk(url, args.seconds, args.connections, server_etag)))
+        for name, runs in samples.items():
+            full = statistics.median(r[0] for r in runs)
+            cond = statistics.median(r[1] for r in runs)
             results[name] = (full, cond)
             print(f"  {name:<22} 200: {full:>9.0f} req/s   304: {cond:>9.0f} req/s", flush=True)
-        finally:
+    finally:
+        for proc, _, _ in procs.values():
             proc.terminate()
             proc.wait(timeout=10)
     ours, ceiling = results["calendar-service"], results["minimal ASGI"]
