@@ -129,6 +129,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(handler="calendar_service.web:cmd_serve")
 
+    p = sub.add_parser("send-due", parents=[common], help="send the e-mail reminders due now",
+                       description="Send every reminder due now, each office on its own clock "
+                                   "(send_time on date - lead). Through SMTP when "
+                                   "CALENDAR_SERVICE_SMTP_URL is set, else .eml files in the "
+                                   "outbox. The ledger makes sure nothing goes out twice. Exit 0, "
+                                   "or 1 listing what is still pending.")
+    _clock(p)
+    p.add_argument("--dry-run", action="store_true",
+                   help="only list who would get what, at which local time; send nothing")
+    p.set_defaults(handler="calendar_service.sending:cmd_send_due")
+
+    p = sub.add_parser("preview", parents=[common], help="show one reminder exactly as sent",
+                       description="Render the message an office receives for a day, through the "
+                                   "same code as send-due, as it would go out at its scheduled "
+                                   "time (other days due then are grouped in, as in a real run).")
+    _clock(p)
+    p.add_argument("day", metavar="DAY_ID", help="a day id of days.yaml, e.g. world-water-day")
+    p.add_argument("--office", metavar="ID", help="office id (default: the first office)")
+    p.add_argument("--lead", type=int, metavar="N",
+                   help="days ahead (default: the office's longest lead)")
+    p.add_argument("--format", choices=("text", "html", "eml"), default="text",
+                   help="text part, HTML part, or the whole message (default text)")
+    p.set_defaults(handler="calendar_service.mail_commands:cmd_preview")
+
+    p = sub.add_parser("log", parents=[common], help="what was sent, failed or is pending",
+                       description="List the reminder ledger, newest first.")
+    p.add_argument("--status", action="append", metavar="STATUS",
+                   choices=("pending", "claimed", "sent", "failed", "permanent-failure",
+                            "expired", "superseded"),
+                   help="only this status (repeatable): pending, claimed, sent, failed, "
+                        "permanent-failure, expired, superseded")
+    p.add_argument("--office", metavar="ID", help="only this office")
+    p.add_argument("--limit", type=_positive, default=100, metavar="N",
+                   help="at most N rows (default 100)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.set_defaults(handler="calendar_service.mail_commands:cmd_log")
+
     return parser
 
 

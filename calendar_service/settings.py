@@ -41,12 +41,17 @@ class Settings:
     smtp_timeout: float = 30.0
     smtp_concurrency: int = 4
     smtp_retries: int = 3
+    smtp_retry_delay: float = 2.0
     base_url: str = "http://localhost:8000"
     uid_domain: str = "calendar-service.conago.example"
     unsubscribe: str = "mailto:dias-internacionales@example.org?subject=baja"
+    unsubscribe_url: str = "{base_url}/unsubscribe/{office}"
+    claim_timeout: float = 900.0
+    send_batch: int = 200
     host: str = "127.0.0.1"
     port: int = 8000
     sweep_minutes: int = 5
+    log_level: str = "INFO"
 
     @property
     def outbox(self) -> Path:
@@ -74,7 +79,8 @@ def redact_url(url: str) -> str:
 
 
 _NUMERIC = {"smtp_timeout": float, "smtp_concurrency": int, "smtp_retries": int, "port": int,
-            "sweep_minutes": int}
+            "sweep_minutes": int, "smtp_retry_delay": float, "claim_timeout": float,
+            "send_batch": int}
 
 
 def load_settings(options: Mapping[str, Any] | None = None,
@@ -127,7 +133,14 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"{ENV_PREFIX}SMTP_URL: no host in {redact_url(s.smtp_url)!r}")
     if s.smtp_ca_file is not None and not s.smtp_ca_file.is_file():
         raise ConfigError(f"{ENV_PREFIX}SMTP_CA_FILE: {s.smtp_ca_file} does not exist")
+    for name in ("smtp_from", "unsubscribe", "unsubscribe_url"):
+        if any(ord(ch) < 32 for ch in getattr(s, name)):
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()}: must be on one line")
+    if "@" not in s.smtp_from:
+        raise ConfigError(f"{ENV_PREFIX}SMTP_FROM: {s.smtp_from!r} has no e-mail address")
     if any(ch in s.smtp_from for ch in "\r\n"):
         raise ConfigError(f"{ENV_PREFIX}SMTP_FROM: must be on one line")
+    if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"{ENV_PREFIX}LOG_LEVEL: use DEBUG, INFO, WARNING or ERROR")
     if urlsplit(s.base_url).scheme not in ("http", "https"):
         raise ConfigError(f"{ENV_PREFIX}BASE_URL: {s.base_url!r} must start with http:// or https://")

@@ -1,0 +1,469 @@
+"""The ledger: one row per reminder (office, day, occurrence date, lead), claimed before sending
+and marked after, so reruns, crashes and concurrent runs never send twice or lose one.
+
+SQLAlchemy Core on a SQLite file by default, PostgreSQL (psycopg 3) for several hosts.
+
+Claiming is one atomic UPDATE: a row is claimable when it is ``pending`` or ``failed``, or
+``claimed`` by a run that has been silent for longer than the claim timeout (it crashed or was
+killed between claim and mark). Marking is conditional on the run's claim token. The trade-off on
+a crash *after* the SMTP server accepted a message but *before* the mark: the row is re-claimed
+once stale and sent again (at-least-once). We prefer that to at-most-once (losing a reminder)
+because the resend carries the same Message-ID, which the outbox (same file name) and most mail
+stores de-duplicate, and because the window is a few milliseconds per batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine, make_url
+
+from .errors import ConfigError
+from .settings import redact_url
+
+if TYPE_CHECKING:
+    from .model import Office
+    from .reminders import Batch, DueReminder
+
+Key = tuple[str, str, str, int]
+
+PENDING, CLAIMED, SENT, FAILED, PERMANENT = "pending", "claimed", "sent", "failed", "permanent-failure"
+EXPIRED, SUPERSEDED = "expired", "superseded"
+STATUSES = (PENDING, CLAIMED, SENT, FAILED, PERMANENT, EXPIRED, SUPERSEDED)
+UNDELIVERED = (PENDING, CLAIMED, FAILED)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC out; stored as naive UTC so SQLite and PostgreSQL agree."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the ledger")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = MetaData()
+
+reminders = Table(
+    "reminder_ledger", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rkey", String(400), nullable=False, unique=True),  # office|day|date|lead
+    Column("office_id", String(100), nullable=False),
+    Column("day_id", String(100), nullable=False),
+    Column("occurrence_date", Date, nullable=False),
+    Column("lead", Integer, nullable=False),
+    Column("status", String(20), nullable=False, index=True),
+    Column("scheduled_at", UTCDateTime),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claim_token", String(64)),
+    Column("claimed_at", UTCDateTime),
+    Column("message_id", String(200)),
+    Column("reply", Text),  # the SMTP server's reply, or the outbox file
+    Column("refused", Text),  # JSON {address: reply} of recipients the server refused
+    Column("error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("office_id", "day_id", "occurrence_date", "lead", name="uq_reminder_ledger_key"),
+)
+
+runs = Table(
+    "reminder_runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("as_of", UTCDateTime),  # the run's "now" (differs from started_at in replays)
+    Column("host", String(200)),
+    Column("pid", Integer),
+    Column("sent", Integer, nullable=False, default=0),
+    Column("failed", Integer, nullable=False, default=0),
+    Column("pending", Integer, nullable=False, default=0),
+    Column("messages", Integer, nullable=False, default=0),
+    Column("ok", Boolean),
+)
+
+
+def rkey(key: Key) -> str:
+    return "|".join(str(part) for part in key)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One ledger row as ``log`` shows it."""
+
+    office_id: str
+    day_id: str
+    occurrence_date: date
+    lead: int
+    status: str
+    attempts: int
+    message_id: str | None
+    reply: str | None
+    refused: dict[str, str]
+    error: str | None
+    scheduled_at: datetime | None
+    updated_at: datetime
+    sent_at: datetime | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"office": self.office_id, "day": self.day_id,
+                "date": self.occurrence_date.isoformat(), "lead": self.lead,
+                "status": self.status, "attempts": self.attempts, "message_id": self.message_id,
+                "reply": self.reply, "refused": self.refused, "error": self.error,
+                "scheduled_at": _iso(self.scheduled_at), "updated_at": _iso(self.updated_at),
+                "sent_at": _iso(self.sent_at)}
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A send-due run as the scheduler reports it."""
+
+    started_at: datetime
+    finished_at: datetime | None
+    as_of: datetime | None
+    host: str | None
+    sent: int
+    failed: int
+    pending: int
+    messages: int
+    ok: bool | None
+
+
+@dataclass(frozen=True)
+class Mark:
+    """The outcome of one message for the reminders it carried."""
+
+    keys: tuple[Key, ...]
+    status: str  # SENT, FAILED or PERMANENT
+    message_id: str | None = None
+    reply: str | None = None
+    refused: dict[str, str] | None = None
+    error: str | None = None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def engine_url(url: str) -> str:
+    """postgresql:// means psycopg 3 here (SQLAlchemy's default would be psycopg2)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _sqlite_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        # Take the write lock up front: two processes never deadlock upgrading a read lock.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Ledger:
+    """Claim / mark / log on one database; safe to share between processes and hosts."""
+
+    def __init__(self, url: str, *, claim_timeout: float = 900.0,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.url = url
+        self.claim_timeout = timedelta(seconds=claim_timeout)
+        self.clock = clock
+        full = engine_url(url)
+        try:
+            if full.startswith("sqlite"):
+                self.engine = _sqlite_engine(full)
+            else:
+                self.engine = create_engine(full, pool_pre_ping=True)
+            metadata.create_all(self.engine, checkfirst=True)
+        except Exception as exc:
+            from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+            if isinstance(exc, (ArgumentError, DBAPIError, NoSuchModuleError)):
+                reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+                raise ConfigError(f"ledger database {redact_url(url)}: {reason}") from None
+            raise
+
+    @classmethod
+    def from_settings(cls, settings: Any, **kwargs: Any) -> Ledger:
+        return cls(settings.database_url, claim_timeout=settings.claim_timeout, **kwargs)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # -- the run's steps ----------------------------------------------------------------------
+
+    def register(self, dues: Iterable[DueReminder]) -> None:
+        """Record due reminders as pending (existing rows are left as they are)."""
+        now = self.clock()
+        rows = sorted(({"rkey": rkey(d.key), "office_id": d.key[0], "day_id": d.key[1],
+                        "occurrence_date": d.occurrence.date, "lead": d.lead, "status": PENDING,
+                        "scheduled_at": d.scheduled, "attempts": 0, "created_at": now,
+                        "updated_at": now} for d in dues), key=lambda r: r["rkey"])
+        if not rows:
+            return
+        insert = self._insert()
+        with self._tx() as conn:
+            for start in range(0, len(rows), 500):
+                conn.execute(insert, rows[start:start + 500])
+
+    def _insert(self) -> Any:
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(reminders).on_conflict_do_nothing()
+        if self.engine.dialect.name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            return sqlite_insert(reminders).on_conflict_do_nothing()
+        raise ConfigError(f"ledger database {redact_url(self.url)}: only SQLite and PostgreSQL "
+                          "are supported")
+
+    def _claimable(self, now: datetime) -> Any:
+        stale = now - self.claim_timeout
+        return or_(reminders.c.status.in_((PENDING, FAILED)),
+                   and_(reminders.c.status == CLAIMED, reminders.c.claimed_at < stale))
+
+    def claim(self, keys: Sequence[Key], token: str) -> set[Key]:
+        """Atomically take the claimable rows among ``keys``; returns the ones this run got."""
+        if not keys:
+            return set()
+        now = self.clock()
+        t = reminders
+        wanted = sorted(rkey(k) for k in keys)
+        got: set[Key] = set()
+        with self._tx() as conn:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start:start + 500]
+                # SKIP LOCKED (PostgreSQL): rows another run is claiming right now are its.
+                ids = (select(t.c.id).where(t.c.rkey.in_(chunk), self._claimable(now))
+                       .order_by(t.c.id).with_for_update(skip_locked=True))
+                stmt = (update(t).where(t.c.id.in_(ids.scalar_subquery()), self._claimable(now))
+                        .values(status=CLAIMED, claim_token=token, claimed_at=now,
+                                attempts=t.c.attempts + 1, updated_at=now)
+                        .returning(t.c.office_id, t.c.day_id, t.c.occurrence_date, t.c.lead))
+                for office_id, day_id, when, lead in conn.execute(stmt):
+                    got.add((office_id, day_id, when.isoformat(), lead))
+        return got
+
+    def mark(self, marks: Sequence[Mark], token: str) -> None:
+        """Record outcomes; only rows this run still holds are changed."""
+        if not marks:
+            return
+        now = self.clock()
+        t = reminders
+        params = []
+        for m in marks:
+            for k in m.keys:
+                params.append({"b_key": rkey(k), "b_token": token, "b_status": m.status,
+                               "b_mid": m.message_id, "b_reply": _clip(m.reply),
+                               "b_refused": json.dumps(m.refused, ensure_ascii=False)
+                               if m.refused else None,
+                               "b_error": _clip(m.error), "b_now": now,
+                               "b_sent": now if m.status == SENT else None})
+        stmt = (update(t).where(t.c.rkey == bindparam("b_key"),
+                                t.c.claim_token == bindparam("b_token"),
+                                t.c.status == CLAIMED)
+                .values(status=bindparam("b_status"), message_id=bindparam("b_mid"),
+                        reply=bindparam("b_reply"), refused=bindparam("b_refused"),
+                        error=bindparam("b_error"), updated_at=bindparam("b_now"),
+                        sent_at=bindparam("b_sent"), claim_token=None, claimed_at=None))
+        with self._tx() as conn:
+            conn.execute(stmt, params)
+
+    def release(self, token: str, keys: Sequence[Key] | None = None) -> int:
+        """Give back claims of this run that were never sent (interrupted): they stay pending."""
+        now = self.clock()
+        t = reminders
+        stmt = update(t).where(t.c.claim_token == token, t.c.status == CLAIMED)
+        if keys is not None:
+            stmt = stmt.where(t.c.rkey.in_([rkey(k) for k in keys]))
+        stmt = stmt.values(status=PENDING, claim_token=None, claimed_at=None, updated_at=now,
+                           attempts=t.c.attempts - 1)
+        with self._tx() as conn:
+            return conn.execute(stmt).rowcount or 0
+
+    def retire(self, batches: Sequence[Batch], offices: Sequence[Office], now: datetime) -> int:
+        """Undelivered rows that can no longer go out: the day passed (expired), or a smaller
+        lead of the same occurrence is due now (superseded). Keeps ``pending_count`` honest."""
+        from .reminders import office_today
+
+        today = {o.id: office_today(o, now) for o in offices}
+        fallback = now.astimezone(UTC).date() - timedelta(days=1)
+        due_lead = {(b.office.id, i.occurrence.day.id, i.occurrence.date): i.lead
+                    for b in batches for i in b.items}
+        t = reminders
+        clock = self.clock()
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.c.rkey, t.c.office_id, t.c.day_id, t.c.occurrence_date,
+                                       t.c.lead).where(self._claimable(clock))).all()
+            conn.rollback()
+        expired, superseded = [], []
+        for key, office_id, day_id, when, lead in rows:
+            if when < today.get(office_id, fallback):
+                expired.append(key)
+            elif lead > due_lead.get((office_id, day_id, when), lead):
+                superseded.append(key)
+        changed = 0
+        with self._tx() as conn:
+            for status, keys in ((EXPIRED, expired), (SUPERSEDED, superseded)):
+                for start in range(0, len(keys), 500):
+                    changed += conn.execute(
+                        update(t).where(t.c.rkey.in_(keys[start:start + 500]),
+                                        self._claimable(clock))
+                        .values(status=status, updated_at=clock, claim_token=None,
+                                claimed_at=None)).rowcount or 0
+        return changed
+
+    def statuses(self, keys: Sequence[Key]) -> dict[Key, str]:
+        """Current status of each known key (unknown keys are absent)."""
+        t = reminders
+        out: dict[Key, str] = {}
+        wanted = [rkey(k) for k in keys]
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                q = select(t.c.office_id, t.c.day_id, t.c.occurrence_date, t.c.lead, t.c.status
+                           ).where(t.c.rkey.in_(wanted[start:start + 500]))
+                for office_id, day_id, when, lead, status in conn.execute(q):
+                    out[(office_id, day_id, when.isoformat(), lead)] = status
+            conn.rollback()
+        return out
+
+    # -- reporting -----------------------------------------------------------------------------
+
+    def pending_count(self) -> int:
+        """Reminders recorded as due and not delivered yet (pending, claimed, or failed)."""
+        with self.engine.connect() as conn:
+            n = conn.execute(select(func.count()).select_from(reminders)
+                             .where(reminders.c.status.in_(UNDELIVERED))).scalar_one()
+            conn.rollback()
+        return int(n)
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(reminders.c.status, func.count())
+                                .group_by(reminders.c.status)).all()
+            conn.rollback()
+        return {status: int(n) for status, n in rows}
+
+    def entries(self, *, statuses: Sequence[str] = (), office: str | None = None,
+                limit: int | None = None) -> list[Entry]:
+        t = reminders
+        q = select(t).order_by(t.c.updated_at.desc(), t.c.id.desc())
+        if statuses:
+            q = q.where(t.c.status.in_(list(statuses)))
+        if office:
+            q = q.where(t.c.office_id == office)
+        if limit:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+            conn.rollback()
+        return [Entry(office_id=r["office_id"], day_id=r["day_id"],
+                      occurrence_date=r["occurrence_date"], lead=r["lead"], status=r["status"],
+                      attempts=r["attempts"], message_id=r["message_id"], reply=r["reply"],
+                      refused=json.loads(r["refused"]) if r["refused"] else {},
+                      error=r["error"], scheduled_at=r["scheduled_at"],
+                      updated_at=r["updated_at"], sent_at=r["sent_at"]) for r in rows]
+
+    def start_run(self, as_of: datetime) -> int:
+        with self._tx() as conn:
+            result = conn.execute(runs.insert().values(
+                started_at=self.clock(), as_of=as_of, host=socket.gethostname()[:200],
+                pid=os.getpid(), sent=0, failed=0, pending=0, messages=0))
+            return int(result.inserted_primary_key[0])
+
+    def finish_run(self, run_id: int, *, sent: int, failed: int, pending: int, messages: int,
+                   ok: bool) -> None:
+        with self._tx() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(
+                finished_at=self.clock(), sent=sent, failed=failed, pending=pending,
+                messages=messages, ok=ok))
+
+    def last_run(self, *, successful: bool = False) -> RunInfo | None:
+        """The most recent finished send-due run (``successful``: the last one that was ok)."""
+        q = select(runs).where(runs.c.finished_at.is_not(None))
+        if successful:
+            q = q.where(runs.c.ok.is_(True))
+        q = q.order_by(runs.c.finished_at.desc(), runs.c.id.desc()).limit(1)
+        with self.engine.connect() as conn:
+            r = conn.execute(q).mappings().first()
+            conn.rollback()
+        if r is None:
+            return None
+        return RunInfo(started_at=r["started_at"], finished_at=r["finished_at"],
+                       as_of=r["as_of"], host=r["host"], sent=r["sent"], failed=r["failed"],
+                       pending=r["pending"], messages=r["messages"], ok=r["ok"])
+
+    def last_success(self) -> RunInfo | None:
+        return self.last_run(successful=True)
+
+
+def _clip(text: str | None, limit: int = 2000) -> str | None:
+    return None if text is None else text[:limit]

@@ -1,0 +1,421 @@
+"""One run of "send what is due": reminders -> ledger claim -> compose -> deliver -> mark.
+
+:func:`send_due` is the single entry point for ``send-due``, the ``daily`` cron job and the
+scheduler's sweep. Messages are generated per batch of offices and handed to a bounded queue, so
+memory stays flat however many offices there are. Claims are taken per batch just before
+sending and marked as results arrive; on interruption (SIGTERM, Ctrl-C, a ``stop`` event) the
+run stops feeding, lets in-flight messages finish, marks them, and gives back every claim it did
+not use, so nothing is lost. A hard kill leaves claims that go stale and are re-claimed later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from .model import Catalog, Office
+
+if TYPE_CHECKING:
+    from .compose import Outgoing
+    from .delivery import Result, Sleep, Transport
+    from .ledger import Key, Ledger, Mark
+    from .reminders import Batch
+    from .settings import Settings
+
+log = logging.getLogger("calendar_service.sending")
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One message a run sends (or, in a dry run, would send)."""
+
+    office_id: str
+    recipients: tuple[str, ...]
+    local_time: datetime  # when it was scheduled, on the office's clock
+    items: tuple[tuple[str, str, int, int], ...]  # (day id, date, lead, days ahead)
+    status: str  # "due", "sent", "claimed" (another run), "permanent-failure", ...
+    catch_up: bool
+
+
+@dataclass
+class RunReport:
+    """What one run did; ``exit_code`` is 1 when anything due was not delivered."""
+
+    as_of: datetime
+    dry_run: bool = False
+    due: int = 0  # reminders due at as_of (including ones already sent)
+    sent: int = 0  # reminders delivered by this run
+    messages: int = 0  # messages delivered (written to the outbox or accepted by SMTP)
+    failed: int = 0  # reminders that failed for now: retried on the next run
+    permanent: int = 0  # reminders the server refused for good (5xx)
+    pending: int = 0  # due, undelivered after this run (failed + not attempted)
+    already_sent: int = 0
+    busy: int = 0  # being sent by another run right now
+    interrupted: bool = False
+    transport: str = ""
+    problems: list[str] = field(default_factory=list)
+    planned: list[Planned] = field(default_factory=list)
+    refused: int = 0  # individual addresses refused while the message went to the others
+
+    @property
+    def ok(self) -> bool:
+        return not (self.failed or self.permanent or self.pending)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def summary(self) -> str:
+        return (f"run as_of={self.as_of.isoformat()} due={self.due} sent={self.sent} "
+                f"messages={self.messages} already_sent={self.already_sent} busy={self.busy} "
+                f"failed={self.failed} permanent={self.permanent} pending={self.pending}"
+                + (" interrupted=yes" if self.interrupted else ""))
+
+
+def _chunks(seq: Sequence[Batch], size: int) -> Iterator[Sequence[Batch]]:
+    for start in range(0, len(seq), size):
+        yield seq[start:start + size]
+
+
+def send_due(settings: Settings, catalog: Catalog, offices: Sequence[Office], now: datetime, *,
+             dry_run: bool = False, transport: Transport | None = None,
+             ledger: Ledger | None = None, sleep: Sleep | None = None,
+             stop: threading.Event | None = None,
+             progress: Callable[[int, int], None] | None = None,
+             handle_signals: bool = False) -> RunReport:
+    """Send every reminder due at ``now`` (aware) exactly once; safe to call concurrently.
+
+    ``transport`` defaults to SMTP when ``settings.smtp_url`` is set, else the outbox;
+    ``ledger`` defaults to ``settings.database_url``. ``stop`` (set from another thread, e.g. a
+    scheduler shutting down) or, with ``handle_signals``, SIGTERM/SIGINT end the run early
+    without losing anything. ``progress(done, total)`` is called as messages complete.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    from .ledger import Ledger
+
+    own_ledger = ledger is None
+    led = Ledger.from_settings(settings) if ledger is None else ledger
+    try:
+        if dry_run:
+            return _plan(settings, catalog, offices, now, led)
+        if transport is None:
+            from .delivery import transport_for
+
+            transport = transport_for(settings, sleep=sleep)
+        run = _Run(settings, catalog, offices, now, led, transport, stop, progress)
+        return asyncio.run(run.execute(handle_signals))
+    finally:
+        if own_ledger:
+            led.close()
+
+
+def _plan(settings: Settings, catalog: Catalog, offices: Sequence[Office], now: datetime,
+          ledger: Ledger) -> RunReport:
+    from .ledger import CLAIMED, FAILED, PENDING, SENT
+    from .reminders import due_reminders
+
+    report = RunReport(as_of=now, dry_run=True)
+    batches = due_reminders(catalog, offices, now)
+    statuses = ledger.statuses([k for b in batches for k in b.keys])
+    for b in batches:
+        report.due += len(b.items)
+        todo = [i for i in b.items if statuses.get(i.key, PENDING) in (PENDING, FAILED)]
+        if todo:
+            report.planned.append(_planned(b, todo, "due"))
+            report.pending += len(todo)
+        for i in b.items:
+            if i in todo:
+                continue
+            status = statuses[i.key]
+            report.already_sent += status == SENT
+            report.busy += status == CLAIMED
+            report.planned.append(_planned(b, (i,), status))
+    return report
+
+
+def _planned(batch: Batch, items: Sequence[Any], status: str) -> Planned:
+    tz = batch.local_now.tzinfo
+    return Planned(office_id=batch.office.id, recipients=batch.office.emails,
+                   local_time=max(i.scheduled for i in items).astimezone(tz),
+                   items=tuple((i.occurrence.day.id, i.occurrence.date.isoformat(), i.lead,
+                                i.days_ahead) for i in items),
+                   status=status, catch_up=any(i.catch_up for i in items))
+
+
+class _Run:
+    def __init__(self, settings: Settings, catalog: Catalog, offices: Sequence[Office],
+                 now: datetime, ledger: Ledger, transport: Transport,
+                 stop: threading.Event | None,
+                 progress: Callable[[int, int], None] | None) -> None:
+        self.settings, self.catalog, self.offices, self.now = settings, catalog, offices, now
+        self.ledger, self.transport = ledger, transport
+        self.token = uuid.uuid4().hex
+        self.report = RunReport(as_of=now, transport=transport.description)
+        self.thread_stop = stop
+        self.progress = progress
+        self.marks: list[Mark] = []
+        self.claimed: set[Key] = set()
+        self.stopping = False
+        self.done = 0
+        self.total = 0
+
+    def _stop_requested(self) -> bool:
+        if self.thread_stop is not None and self.thread_stop.is_set():
+            self.stopping = True
+        return self.stopping
+
+    def _request_stop(self) -> None:
+        if not self.stopping:
+            log.warning("event=stopping reason=signal")
+        self.stopping = True
+
+    async def execute(self, handle_signals: bool) -> RunReport:
+        import signal
+
+        loop = asyncio.get_running_loop()
+        installed = []
+        if handle_signals and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                try:
+                    loop.add_signal_handler(sig, self._request_stop)
+                    installed.append(sig)
+                except (NotImplementedError, RuntimeError):  # not on this platform
+                    pass
+        try:
+            await self._execute()
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+        return self.report
+
+    async def _execute(self) -> None:
+        from .compose import Composer
+        from .ledger import PERMANENT, SENT
+        from .reminders import Batch, due_reminders
+
+        report, ledger = self.report, self.ledger
+        run_id = ledger.start_run(self.now)
+        batches = due_reminders(self.catalog, self.offices, self.now)
+        ledger.retire(batches, self.offices, self.now)
+        ledger.register([i for b in batches for i in b.items])
+        before = ledger.statuses([k for b in batches for k in b.keys])
+        report.due = len(before)
+        report.already_sent = sum(1 for s in before.values() if s in (SENT, PERMANENT))
+        todo = [b for b in batches
+                if any(before.get(k) in ("pending", "failed", "claimed") for k in b.keys)]
+        self.total = len(todo)
+        composer = Composer(self.settings)
+        queue: asyncio.Queue[Outgoing | None] = asyncio.Queue(maxsize=4 * self.transport.concurrency)
+        workers = [asyncio.create_task(self._worker(queue))
+                   for _ in range(max(1, self.transport.concurrency))]
+        finished = False
+        try:
+            for chunk in _chunks(todo, self.settings.send_batch):
+                if self._stop_requested():
+                    break
+                got = ledger.claim([k for b in chunk for k in b.keys], self.token)
+                self.claimed |= got
+                for b in chunk:
+                    items = tuple(i for i in b.items if i.key in got)
+                    if not items:
+                        self._advance()
+                        continue
+                    if self._stop_requested():
+                        break
+                    msg = composer.message(Batch(b.office, items, b.local_now), self.now)
+                    await queue.put(msg)
+                    if any(w.done() for w in workers):
+                        break
+                self._flush()
+                if any(w.done() for w in workers):
+                    break
+            finished = True
+        finally:
+            if not finished or self.stopping:
+                # Drop what no connection has taken yet (its claims are released below) and
+                # let in-flight messages finish.
+                while not queue.empty():
+                    queue.get_nowait()
+            for _ in workers:
+                await queue.put(None)
+            results = await asyncio.gather(*workers, return_exceptions=True)
+            self._flush()
+            ledger.release(self.token)
+            for r in results:
+                if isinstance(r, BaseException):
+                    log.error("event=worker-crashed error=%s", type(r).__name__)
+            after = ledger.statuses([k for b in batches for k in b.keys])
+            self._summarise(before, after)
+            report.interrupted = self.stopping
+            ledger.finish_run(run_id, sent=report.sent, failed=report.failed + report.permanent,
+                              pending=report.pending, messages=report.messages, ok=report.ok)
+
+    def _advance(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+    async def _worker(self, queue: asyncio.Queue[Outgoing | None]) -> None:
+        session = self.transport.session()
+        try:
+            while True:
+                msg = await queue.get()
+                if msg is None:
+                    return
+                result = await session.send(msg)
+                self._record(msg, result)
+                if result.fatal:
+                    self.stopping = True
+                    return
+        finally:
+            await session.close()
+
+    def _record(self, msg: Outgoing, result: Result) -> None:
+        from .ledger import SENT, Mark
+
+        self.marks.append(Mark(keys=msg.keys, status=result.status, message_id=msg.message_id,
+                               reply=result.reply, refused=result.refused or None,
+                               error=result.error))
+        fields = (f"office={msg.office_id} reminders={len(msg.keys)} "
+                  f"message_id={msg.message_id}")
+        if result.status == SENT:
+            self.report.messages += 1
+            self.report.refused += len(result.refused)
+            log.debug("event=sent %s reply=%r", fields, result.reply)
+            for addr, why in result.refused.items():
+                log.warning("event=recipient-refused %s address=%s reply=%r", fields, addr, why)
+        else:
+            log.warning("event=%s %s error=%r", result.status, fields, result.error)
+        self._advance()
+        if len(self.marks) >= self.settings.send_batch:
+            self._flush()
+
+    def _flush(self) -> None:
+        marks, self.marks = self.marks, []
+        self.ledger.mark(marks, self.token)
+
+    def _summarise(self, before: dict[Key, str], after: dict[Key, str]) -> None:
+        from .ledger import CLAIMED, FAILED, PERMANENT, SENT
+
+        r = self.report
+        for key, status in after.items():
+            if key not in self.claimed:
+                if before.get(key) in (SENT, PERMANENT):
+                    continue
+                if status in (SENT, CLAIMED, PERMANENT):
+                    r.busy += 1  # another run took it
+                else:
+                    r.pending += 1
+                    r.problems.append(f"not attempted, pending: {_describe(key)}")
+            elif status == SENT:
+                r.sent += 1
+            elif status == PERMANENT:
+                r.permanent += 1
+                r.problems.append(f"refused for good: {_describe(key)}")
+            elif status == FAILED:
+                r.failed += 1
+                r.pending += 1
+                r.problems.append(f"failed, retried next run: {_describe(key)}")
+            else:  # released after an interruption
+                r.pending += 1
+                r.problems.append(f"not attempted, pending: {_describe(key)}")
+
+
+def _describe(key: Key) -> str:
+    office, day, when, lead = key
+    return f"office={office} day={day} date={when} lead={lead}"
+
+
+# -- CLI -------------------------------------------------------------------------------------
+
+
+def now_from(args: Any) -> datetime:
+    """--now, else --today at the current time of day (UTC), else the real clock."""
+    if getattr(args, "now", None):
+        return args.now  # type: ignore[no-any-return]
+    real = datetime.now(UTC)
+    if getattr(args, "today", None):
+        return datetime.combine(args.today, real.timetz())
+    return real
+
+
+def configure_logging(settings: Settings) -> None:
+    """One line per event, key=value, to stderr; never any secret (we never log URLs raw)."""
+    root = logging.getLogger("calendar_service")
+    if root.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s level=%(levelname)s %(message)s",
+                                           "%Y-%m-%dT%H:%M:%S%z"))
+    root.addHandler(handler)
+    root.setLevel(settings.log_level.upper())
+    root.propagate = False
+
+
+def cmd_send_due(args: Any, settings: Settings) -> int:
+    import sys
+
+    from .loader import load_all
+
+    configure_logging(settings)
+    catalog, offices = load_all(settings.days, settings.offices)
+    now = now_from(args)
+    if args.dry_run:
+        report = send_due(settings, catalog, offices, now, dry_run=True)
+        _print_plan(report)
+        return 0
+    progress, finish = _progress_bar()
+    try:
+        report = send_due(settings, catalog, offices, now, progress=progress, handle_signals=True)
+    finally:
+        finish()
+    if report.sent or report.failed or report.permanent or report.pending or report.interrupted:
+        log.info("event=run-finished transport=%r %s", report.transport, report.summary())
+    if not report.ok:
+        print(f"not delivered: {report.pending} pending, {report.permanent} refused for good "
+              f"({report.failed} failed and will be retried on the next run)", file=sys.stderr)
+        for line in report.problems[:50]:
+            print(f"  {line}", file=sys.stderr)
+        if len(report.problems) > 50:
+            print(f"  … and {len(report.problems) - 50} more (calendar-service log --status "
+                  "failed)", file=sys.stderr)
+    return report.exit_code
+
+
+def _progress_bar() -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    import sys
+
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    task = bar.add_task("sending", total=None)
+    bar.start()
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return update, bar.stop
+
+
+def _print_plan(report: RunReport) -> None:
+    if not report.planned:
+        print(f"nothing due at {report.as_of.isoformat()}")
+        return
+    for p in report.planned:
+        days = ", ".join(f"{d} {when} (lead {lead}, {ahead} days ahead)"
+                         for d, when, lead, ahead in p.items)
+        flag = " catch-up" if p.catch_up and p.status == "due" else ""
+        verb = "would send" if p.status == "due" else f"skip ({p.status})"
+        print(f"{p.local_time.strftime('%Y-%m-%d %H:%M %Z')}  {p.office_id}  {verb}{flag}  "
+              f"to {', '.join(p.recipients)}: {days}")
+    print(f"{report.pending} reminders would be sent, {report.already_sent} already sent, "
+          f"{report.busy} in progress elsewhere")
