@@ -208,7 +208,8 @@ class SMTPSession:
                     await self._connect()
                 errors, reply = await self.smtp.sendmail(msg.sender, list(msg.recipients), msg.data)
                 refused = {addr: _reply(r.code, r.message) for addr, r in errors.items()}
-                return Result(SENT, reply=" ".join(str(reply).split()), refused=refused)
+                # A reply other than 250 to DATA raises, so the code is known.
+                return Result(SENT, reply=_reply(250, str(reply)), refused=refused)
             except aiosmtplib.SMTPAuthenticationError as exc:
                 await self._drop()
                 return Result(FAILED, error=f"{self.t.description}: authentication failed "

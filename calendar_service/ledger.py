@@ -43,6 +43,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -60,6 +61,7 @@ PENDING, CLAIMED, SENT, FAILED, PERMANENT = "pending", "claimed", "sent", "faile
 EXPIRED, SUPERSEDED = "expired", "superseded"
 STATUSES = (PENDING, CLAIMED, SENT, FAILED, PERMANENT, EXPIRED, SUPERSEDED)
 UNDELIVERED = (PENDING, CLAIMED, FAILED)
+_SCHEMA_LOCK = 0x63616C656E  # any constant: PostgreSQL advisory lock around CREATE TABLE
 
 
 def utcnow() -> datetime:
@@ -204,8 +206,8 @@ def _sqlite_engine(url: str) -> Engine:
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA busy_timeout=60000")
+        _wal(cur)
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -214,6 +216,23 @@ def _sqlite_engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _wal(cur: Any) -> None:
+    """WAL lets readers and one writer work at once. Switching to it needs a moment alone with
+    the file and SQLite does not wait for that (no busy handler), so two processes creating the
+    ledger together retry briefly."""
+    import sqlite3
+    import time
+
+    for attempt in range(200):
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 199:
+                raise
+            time.sleep(0.05)
 
 
 class Ledger:
@@ -230,7 +249,7 @@ class Ledger:
                 self.engine = _sqlite_engine(full)
             else:
                 self.engine = create_engine(full, pool_pre_ping=True)
-            metadata.create_all(self.engine, checkfirst=True)
+            self._create_tables()
         except Exception as exc:
             from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
@@ -238,6 +257,13 @@ class Ledger:
                 reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
                 raise ConfigError(f"ledger database {redact_url(url)}: {reason}") from None
             raise
+
+    def _create_tables(self) -> None:
+        """Create the tables once, even when several processes start at the same moment."""
+        with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
+            metadata.create_all(conn, checkfirst=True)
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> Ledger:

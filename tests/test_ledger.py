@@ -1,0 +1,112 @@
+"""The ledger on a real SQLite file and, when reachable, a real PostgreSQL schema."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from mailtest import at, mail_env, postgres_url_or_skip  # noqa: F401
+
+from calendar_service.errors import ConfigError
+from calendar_service.ledger import CLAIMED, FAILED, PENDING, SENT, Ledger, Mark
+from calendar_service.reminders import due_reminders
+
+NOW = at("2027-03-18T09:00:00-05:00")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    else:
+        yield from postgres_url_or_skip()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2027, 3, 18, 14, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def dues(env):  # type: ignore[no-untyped-def]
+    return [i for b in due_reminders(env["catalog"], env["offices"][1:2], NOW) for i in b.items]
+
+
+def test_a_claim_is_exclusive_between_two_runs(db_url, mail_env) -> None:  # noqa: F811
+    items = dues(mail_env)
+    keys = [i.key for i in items]
+    with Ledger(db_url) as one, Ledger(db_url) as two:
+        one.register(items)
+        two.register(items)  # registering twice changes nothing
+        assert one.claim(keys, "run-1") == set(keys)
+        assert two.claim(keys, "run-2") == set()
+        assert set(two.statuses(keys).values()) == {CLAIMED}
+
+
+def test_a_stale_claim_is_reclaimable_after_the_timeout(db_url, mail_env) -> None:  # noqa: F811
+    items = dues(mail_env)
+    keys = [i.key for i in items]
+    clock = Clock()
+    with Ledger(db_url, claim_timeout=900, clock=clock) as led:
+        led.register(items)
+        assert led.claim(keys, "crashed") == set(keys)
+        clock.now += timedelta(seconds=899)
+        assert led.claim(keys, "next") == set()
+        clock.now += timedelta(seconds=2)
+        assert led.claim(keys, "next") == set(keys)
+        led.mark([Mark(tuple(keys), SENT, "<id@x>", "250 OK")], "crashed")  # too late: ignored
+        assert set(led.statuses(keys).values()) == {CLAIMED}
+        led.mark([Mark(tuple(keys), SENT, "<id@x>", "250 OK")], "next")
+        assert set(led.statuses(keys).values()) == {SENT}
+        assert led.claim(keys, "again") == set()  # sent is final
+
+
+def test_failed_rows_are_claimable_again_and_release_restores_pending(db_url, mail_env) -> None:  # noqa: F811
+    items = dues(mail_env)
+    keys = [i.key for i in items]
+    with Ledger(db_url) as led:
+        led.register(items)
+        led.claim(keys, "a")
+        led.mark([Mark((keys[0],), FAILED, error="451 try later")], "a")
+        assert led.release("a") == len(keys) - 1
+        assert led.statuses(keys) == {k: (FAILED if k == keys[0] else PENDING) for k in keys}
+        assert led.pending_count() == len(keys)
+        assert led.claim(keys, "b") == set(keys)
+        entry = [e for e in led.entries(statuses=[CLAIMED]) if e.day_id == keys[0][1]][0]
+        assert entry.attempts == 2 and entry.error == "451 try later"
+
+
+def test_refusals_and_replies_are_recorded(db_url, mail_env) -> None:  # noqa: F811
+    items = dues(mail_env)
+    keys = [i.key for i in items]
+    with Ledger(db_url) as led:
+        led.register(items)
+        led.claim(keys, "a")
+        led.mark([Mark(tuple(keys), SENT, "<m@x>", "250 queued",
+                       refused={"b@example.org": "550 no such user"})], "a")
+        entry = led.entries()[0]
+        assert entry.status == SENT and entry.reply == "250 queued"
+        assert entry.refused == {"b@example.org": "550 no such user"}
+        assert entry.message_id == "<m@x>" and entry.sent_at is not None
+
+
+def test_runs_are_recorded_for_the_scheduler(db_url) -> None:
+    with Ledger(db_url) as led:
+        assert led.last_run() is None and led.pending_count() == 0
+        first = led.start_run(NOW)
+        led.finish_run(first, sent=3, failed=0, pending=0, messages=1, ok=True)
+        second = led.start_run(NOW)
+        led.finish_run(second, sent=0, failed=1, pending=1, messages=0, ok=False)
+        assert led.last_run().ok is False and led.last_run().failed == 1
+        assert led.last_success().sent == 3
+        assert led.last_run().as_of == NOW
+
+
+def test_database_password_never_appears_in_errors() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Ledger("postgresql://calendar:s3cr3t-pw@127.0.0.1:1/nowhere?connect_timeout=2")
+    assert "s3cr3t-pw" not in str(caught.value)
+    assert "calendar:***@127.0.0.1:1" in str(caught.value)
