@@ -2,7 +2,7 @@
 
 Golden files: tests/golden/*.txt and *.html are the exact text and HTML parts of one reminder
 (Quintana Roo, the three days of 21 March, 3 days ahead). After an intended template change,
-regenerate them with ``CALENDAR_SERVICE_UPDATE_GOLDEN=1 pytest tests/test_compose.py`` and review
+regenerate them with ``UPDATE_GOLDEN=1 pytest tests/test_compose.py`` and review
 the diff.
 """
 
@@ -191,13 +191,13 @@ def test_a_day_name_with_a_line_break_cannot_reach_the_subject(mail_env) -> None
 
 def _golden(name: str, actual: str) -> None:
     path = GOLDEN / name
-    if os.environ.get("CALENDAR_SERVICE_UPDATE_GOLDEN"):
+    if os.environ.get("UPDATE_GOLDEN"):
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(actual.encode("utf-8"))
-    assert path.exists(), f"{path} missing: run with CALENDAR_SERVICE_UPDATE_GOLDEN=1"
+    assert path.exists(), f"{path} missing: run with UPDATE_GOLDEN=1"
     assert actual.encode("utf-8") == path.read_bytes(), (
         f"{name} differs from the golden file; if the change is intended, regenerate with "
-        "CALENDAR_SERVICE_UPDATE_GOLDEN=1 pytest tests/test_compose.py and review the diff")
+        "UPDATE_GOLDEN=1 pytest tests/test_compose.py and review the diff")
 
 
 def test_golden_text_and_html(mail_env) -> None:  # noqa: F811
