@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl
 
 from . import __version__
 from .errors import CalendarServiceError
+from .paths import relative
 from .settings import Settings
 from .site import NOT_FOUND, Resource, Site
 
@@ -243,8 +244,9 @@ class SiteEndpoint:
             return 404, [(b"content-type", b"text/html; charset=utf-8"),
                          (b"cache-control", b"public, max-age=60"),
                          (b"content-length", str(len(body)).encode()), *SECURITY, HTML_POLICY], body
+        # relative, so it stays right behind a proxy that serves the site under a path prefix
         query = scope["query_string"]
-        location = target.encode() + (b"?" + query if query else b"")
+        location = relative(path, target).encode() + (b"?" + query if query else b"")
         return 308, [(b"location", location), (b"content-length", b"0"), *SECURITY], b""
 
     def _days_query(self, site: Site, path: str, query: bytes) -> tuple[int, Headers, bytes]:

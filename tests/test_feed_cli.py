@@ -61,3 +61,26 @@ def test_damaged_state_file_is_a_clear_error(tmp_path: Path) -> None:
     result = run("build", str(tmp_path / "site"), data_dir=tmp_path)
     assert result.returncode == 2
     assert "feed-state.json" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_sequence_moves_only_for_the_day_whose_data_changed(tmp_path: Path) -> None:
+    from conftest import MINIMAL_DAYS, write
+    from icalendar import Calendar
+
+    days = write(tmp_path, "days.yaml", MINIMAL_DAYS)
+
+    def events(now: str) -> dict[str, tuple[int, str]]:
+        result = run("feed", "--days", str(days), "--now", now, "-o", str(tmp_path / "f.ics"),
+                     data_dir=tmp_path / "data")
+        assert result.returncode == 0, result.stderr
+        cal = Calendar.from_ical((tmp_path / "f.ics").read_bytes())
+        return {str(e["UID"]).split("@")[0]: (int(e["SEQUENCE"]), e["LAST-MODIFIED"].to_ical()
+                                              .decode()) for e in cal.walk("VEVENT")}
+
+    first = events("2027-03-01T10:00:00Z")
+    assert first["world-water-day-2027"] == (0, "20270301T100000Z")
+    assert events("2027-03-02T10:00:00Z") == first  # a rebuild without changes
+    days.write_text(days.read_text().replace("El agua es vida.", "El agua es vida y derecho."))
+    third = events("2027-03-03T10:00:00Z")
+    assert third["world-water-day-2027"] == (1, "20270303T100000Z")
+    assert third["world-habitat-day-2027"] == first["world-habitat-day-2027"]
