@@ -119,15 +119,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", parents=[common], help="serve the site and feeds over HTTP",
                        description="Serve the same paths as 'build' from memory (Starlette + "
-                                   "uvicorn), plus /healthz. Rebuilds when the days file changes "
-                                   "and when the date changes.")
+                                   "uvicorn), plus /healthz, and send the reminders due: a sweep "
+                                   "at start-up, every few minutes and at each office's send time. "
+                                   "Reloads the data files when they change or on SIGHUP (a bad "
+                                   "edit keeps the last good data). --now replays from that "
+                                   "instant with a clock that keeps ticking.")
     _clock(p)
     p.add_argument("--host", help="address to listen on (default: CALENDAR_SERVICE_HOST or "
                                   "127.0.0.1)")
     p.add_argument("--port", type=_port, help="port (default: CALENDAR_SERVICE_PORT or 8000; "
                                               "0 picks a free one)")
     p.add_argument("--access-log", action="store_true", help="log every request")
-    p.set_defaults(handler="calendar_service.web:cmd_serve")
+    p.set_defaults(handler="calendar_service.runtime:cmd_serve")
+
+    p = sub.add_parser("daily", parents=[common], help="the cron job: check, build the site, send",
+                       description="Validate the data, rebuild the public site into DATA_DIR/site, "
+                                   "send the reminders due now (or write them to the outbox) and "
+                                   "print a short summary. Run it hourly from cron. Exit 0, 1 when "
+                                   "something was not delivered, 2 on bad input.")
+    _clock(p)
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="print nothing on success (the default when not on a terminal)")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="if another run holds the lock, wait this long for it (default: leave "
+                        "at once)")
+    p.set_defaults(handler="calendar_service.daily:cmd_daily")
 
     p = sub.add_parser("send-due", parents=[common], help="send the e-mail reminders due now",
                        description="Send every reminder due now, each office on its own clock "

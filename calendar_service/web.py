@@ -8,13 +8,11 @@ Extension points for the service's other jobs: ``create_app(..., lifespan=, heal
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
@@ -24,6 +22,7 @@ from urllib.parse import parse_qsl
 
 from . import __version__
 from .errors import CalendarServiceError
+from .model import Catalog
 from .paths import relative
 from .settings import Settings
 from .site import NOT_FOUND, Resource, Site
@@ -114,9 +113,11 @@ class SiteState:
 class Publisher:
     """Rebuilds the site from the files named in the settings when they or the date change."""
 
-    def __init__(self, settings: Settings, fixed_today: date | None = None) -> None:
+    def __init__(self, settings: Settings, fixed_today: date | None = None,
+                 catalog: Callable[[], Catalog] | None = None) -> None:
         self.settings = settings
         self.fixed_today = fixed_today
+        self._catalog = catalog  # the service passes its last good data instead of re-reading
         self._seen: tuple[object, ...] | None = None
 
     def _fingerprint(self, today: date) -> tuple[object, ...]:
@@ -140,7 +141,8 @@ class Publisher:
 
         today = self.today(now)
         seen = self._fingerprint(today)
-        site = prepare_site(load_days(self.settings.days), self.settings, today=today, now=now)
+        catalog = self._catalog() if self._catalog else load_days(self.settings.days)
+        site = prepare_site(catalog, self.settings, today=today, now=now)
         self._seen = seen
         return site
 
@@ -323,45 +325,3 @@ class FastPath:
             await self.endpoint(scope, receive, send)
         else:
             await self.app(scope, receive, send)
-
-
-def periodic_refresh(state: SiteState, every: float = 60.0,
-                     clock: Callable[[], datetime] | None = None) -> Lifespan:
-    """A lifespan that calls ``state.refresh`` every ``every`` seconds in a worker thread."""
-    from datetime import UTC
-
-    now = clock or (lambda: datetime.now(UTC))
-
-    @asynccontextmanager
-    async def lifespan(app: Any) -> AsyncIterator[None]:
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(every)
-                await asyncio.to_thread(state.refresh, now())
-
-        task = asyncio.create_task(loop())
-        try:
-            yield
-        finally:
-            task.cancel()
-
-    return lifespan
-
-
-def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    """``calendar-service serve``: build in memory, then serve until interrupted."""
-    import uvicorn
-
-    from .publish import now_from
-
-    publisher = Publisher(settings, fixed_today=args.today or (args.now.date() if args.now else None))
-    state = SiteState(publisher.build(now_from(args)), rebuild=publisher.rebuild_if_changed)
-    app = create_app(state, lifespan=periodic_refresh(state))
-    host = args.host or settings.host
-    port = settings.port if args.port is None else args.port
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    print(f"serving {len(state.site.resources)} files on http://{host}:{port}/ "
-          f"(links point to {settings.base_url})", flush=True)
-    uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=args.access_log,
-                                  log_level="info", server_header=False)).run()
-    return 0

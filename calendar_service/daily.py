@@ -1,0 +1,67 @@
+"""``calendar-service daily``: the cron job. Validate, rebuild the public site, send what is due.
+
+Exit 0 when everything due was delivered, 1 when something was not (it stays pending and the
+next run retries it), 2 on bad input. A second copy started while one runs waits ``--wait``
+seconds for the run lock, then leaves without doing anything (the ledger would stop a double
+send anyway; the lock keeps two copies from rebuilding the site at once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from .settings import Settings, redact_url
+
+log = logging.getLogger("calendar_service.daily")
+
+
+def cmd_daily(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
+    from .commands import today_from
+    from .lock import LockBusy, run_lock
+    from .sending import configure_logging, now_from
+
+    configure_logging(settings)
+    talk = not args.quiet and sys.stdout.isatty()
+    if "CALENDAR_SERVICE_LOG_LEVEL" not in os.environ:
+        # cron mails whatever a job prints: on success say nothing unless asked to.
+        logging.getLogger("calendar_service").setLevel(logging.WARNING)
+    try:
+        with run_lock(settings.data_dir / "daily.lock", wait=args.wait):
+            return _run(args, settings, now_from(args), today_from(args), talk)
+    except LockBusy:
+        log.warning("event=daily-skipped reason=another-run-holds-the-lock lock=%s",
+                    settings.data_dir / "daily.lock")
+        if talk:
+            print("another calendar-service daily is running on this data folder; nothing done")
+        return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings, now, today, talk: bool) -> int:  # type: ignore[no-untyped-def]
+    from .loader import load_all
+    from .sending import send_due
+    from .site import prepare_site, write_site
+
+    catalog, offices = load_all(settings.days, settings.offices)
+    site = prepare_site(catalog, settings, today=today, now=now)
+    files = write_site(site, settings.site_dir)
+    log.info("event=site-built files=%d dir=%s", files, settings.site_dir)
+    report = send_due(settings, catalog, offices, now, handle_signals=True)
+    log.info("event=daily-finished %s", report.summary())
+    if talk:
+        where = (f"SMTP {redact_url(settings.smtp_url)}" if settings.smtp_url
+                 else f"outbox {settings.outbox}")
+        print(f"data: {len(catalog.days)} days, {len(offices)} offices")
+        print(f"site: {files} files in {settings.site_dir}")
+        print(f"reminders due now: {report.due}; sent {report.sent} in {report.messages} "
+              f"messages to {where}; already sent before: {report.already_sent}")
+    if not report.ok:
+        print(f"not delivered: {report.pending} pending, {report.permanent} refused for good "
+              f"({report.failed} failed and will be retried on the next run); see "
+              "'calendar-service log --status failed'", file=sys.stderr)
+        for line in report.problems[:20]:
+            print(f"  {line}", file=sys.stderr)
+    return report.exit_code
