@@ -220,7 +220,9 @@ class _Run:
             for chunk in _chunks(todo, self.settings.send_batch):
                 if self._stop_requested():
                     break
-                got = ledger.claim([k for b in chunk for k in b.keys], self.token)
+                # Database work runs in a thread so the connections keep sending meanwhile.
+                got = await asyncio.to_thread(ledger.claim, [k for b in chunk for k in b.keys],
+                                              self.token)
                 self.claimed |= got
                 for b in chunk:
                     items = tuple(i for i in b.items if i.key in got)
@@ -233,7 +235,8 @@ class _Run:
                     await queue.put(msg)
                     if any(w.done() for w in workers):
                         break
-                self._flush()
+                marks, self.marks = self.marks, []  # taken here, in the loop's thread
+                await asyncio.to_thread(ledger.mark, marks, self.token)
                 if any(w.done() for w in workers):
                     break
             finished = True
@@ -294,8 +297,6 @@ class _Run:
         else:
             log.warning("event=%s %s error=%r", result.status, fields, result.error)
         self._advance()
-        if len(self.marks) >= self.settings.send_batch:
-            self._flush()
 
     def _flush(self) -> None:
         marks, self.marks = self.marks, []

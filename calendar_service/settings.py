@@ -136,6 +136,11 @@ def _validate(s: Settings) -> None:
     for name in ("smtp_from", "unsubscribe", "unsubscribe_url"):
         if any(ord(ch) < 32 for ch in getattr(s, name)):
             raise ConfigError(f"{ENV_PREFIX}{name.upper()}: must be on one line")
+    for name in ("unsubscribe", "unsubscribe_url", "uid_domain"):
+        value = getattr(s, name)
+        if not value.isascii() or " " in value.strip():
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()}: {value!r} must be ASCII without spaces "
+                              "(percent-encode other characters)")
     if "@" not in s.smtp_from:
         raise ConfigError(f"{ENV_PREFIX}SMTP_FROM: {s.smtp_from!r} has no e-mail address")
     if any(ch in s.smtp_from for ch in "\r\n"):

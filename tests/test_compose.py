@@ -72,6 +72,18 @@ def test_headers(mail_env) -> None:  # noqa: F811
     assert b"\n" not in out.data.replace(b"\r\n", b"")
 
 
+def test_accented_office_names_are_encoded_and_read_back(mail_env) -> None:  # noqa: F811
+    name = "Oficina de Asuntos Internacionales del Gobierno de Michoacán de Ocampo, Gestión Ñandú"
+    evil = replace(office(mail_env, "quintana-roo"), name=name)
+    batch = scheduled_batch(mail_env["catalog"], evil, at(SENT_AT))
+    out = Composer(mail_env["settings"]).message(batch, at(SENT_AT))
+    head = out.data.split(b"\r\n\r\n", 1)[0]
+    assert all(len(line) <= 78 for line in head.split(b"\r\n") if not line.startswith(b"Message-ID"))
+    msg = email.message_from_bytes(out.data, policy=policy.default)
+    assert [a.display_name for a in msg["To"].addresses] == [name, name]
+    assert [a.addr_spec for a in msg["To"].addresses] == list(evil.emails)
+
+
 def test_message_id_is_stable_and_depends_only_on_the_keys(mail_env) -> None:  # noqa: F811
     first, _, _ = build(mail_env)
     again, _, _ = build(mail_env)
