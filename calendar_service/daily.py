@@ -22,7 +22,8 @@ def cmd_daily(args: argparse.Namespace, settings: Settings) -> int:
 
     from .commands import today_from
     from .lock import LockBusy, run_lock
-    from .sending import configure_logging, now_from
+    from .logs import configure_logging
+    from .sending import now_from
 
     configure_logging(settings)
     talk = not args.quiet and sys.stdout.isatty()

@@ -164,10 +164,12 @@ class Runtime:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from .sending import configure_logging, now_from
+    from .logs import configure_logging
+    from .sending import now_from
     from .web import create_app
 
-    configure_logging(settings)
+    configure_logging(settings, also=("uvicorn", "apscheduler"))
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job run at INFO
     fixed_today = args.today or (args.now.date() if args.now else None)
     clock: Clock = OffsetClock(now_from(args)) if (args.now or args.today) else SystemClock()
     runtime = Runtime(settings, clock, fixed_today=fixed_today)
@@ -178,5 +180,5 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
           f"(links point to {settings.base_url}); sweeping every {settings.sweep_minutes} min",
           flush=True)
     uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=args.access_log,
-                                  log_level="info", server_header=False)).run()
+                                  log_config=None, server_header=False)).run()
     return 0

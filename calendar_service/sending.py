@@ -347,23 +347,11 @@ def now_from(args: Any) -> datetime:
     return real
 
 
-def configure_logging(settings: Settings) -> None:
-    """One line per event, key=value, to stderr; never any secret (we never log URLs raw)."""
-    root = logging.getLogger("calendar_service")
-    if root.handlers:
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s level=%(levelname)s %(message)s",
-                                           "%Y-%m-%dT%H:%M:%S%z"))
-    root.addHandler(handler)
-    root.setLevel(settings.log_level.upper())
-    root.propagate = False
-
-
 def cmd_send_due(args: Any, settings: Settings) -> int:
     import sys
 
     from .loader import load_all
+    from .logs import configure_logging
 
     configure_logging(settings)
     catalog, offices = load_all(settings.days, settings.offices)
