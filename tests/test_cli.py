@@ -72,3 +72,28 @@ def test_installed_package_carries_its_data(tmp_path: Path) -> None:
     assert bundled("offices.yaml").is_file()
     assert bundled("templates").is_dir()
     assert ROOT.joinpath("days.yaml").is_file()
+
+
+def test_a_built_wheel_carries_days_offices_and_templates_and_works_outside_the_tree(
+        tmp_path: Path) -> None:
+    """``pip install .`` must work from any directory: the data travels inside the package."""
+    import zipfile
+
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                            "-q", "-w", str(tmp_path / "dist"), str(ROOT)], capture_output=True,
+                           text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (tmp_path / "dist").glob("calendar_service-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for name in ("calendar_service/_bundled/days.yaml", "calendar_service/_bundled/offices.yaml",
+                 "calendar_service/_bundled/templates/email/es/body.txt"):
+        assert name in names
+    target = tmp_path / "site-packages"
+    zipfile.ZipFile(wheel).extractall(target)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = subprocess.run([sys.executable, "-c", "import sys; from calendar_service.cli import main; "
+                             "sys.exit(main(['check']))"], cwd=elsewhere, capture_output=True,
+                            text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(target)})
+    assert result.returncode == 0, result.stderr
+    assert str(target / "calendar_service" / "_bundled" / "days.yaml") in result.stdout
