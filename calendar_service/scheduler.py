@@ -55,7 +55,7 @@ def build_scheduler(*, sweep: Callable[[], Awaitable[None]], reload: Callable[[]
     from apscheduler.triggers.interval import IntervalTrigger
 
     scheduler = AsyncIOScheduler(timezone=ZoneInfo("UTC"))
-    scheduler.add_job(sweep, IntervalTrigger(minutes=sweep_minutes), id=SWEEP_JOB,
+    scheduler.add_job(sweep, IntervalTrigger(minutes=sweep_minutes, start_date=now), id=SWEEP_JOB,
                       name="send what is due", next_run_time=now, **JOB_OPTIONS)
     scheduler.add_job(reload, IntervalTrigger(seconds=reload_seconds), id=RELOAD_JOB,
                       name="reload data files", **JOB_OPTIONS)

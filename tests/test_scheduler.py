@@ -86,3 +86,34 @@ def test_scheduler_runs_the_sweep_at_start_and_catches_up_once() -> None:
         assert wakes == ["wake:America/Hermosillo 08:30"]
 
     asyncio.run(scenario())
+
+
+def test_runs_missed_while_the_process_slept_are_coalesced_into_one() -> None:
+    """The sweep was due an hour ago (12 ticks of 5 minutes missed): it runs once, then waits."""
+
+    async def scenario() -> tuple[int, datetime | None, datetime]:
+        ran = asyncio.Event()
+        calls = 0
+
+        async def sweep() -> None:
+            nonlocal calls
+            calls += 1
+            ran.set()
+
+        async def reload() -> None:
+            return None
+
+        real_now = datetime.now(UTC)
+        scheduler = build_scheduler(sweep=sweep, reload=reload, offices=OFFICES, sweep_minutes=5,
+                                    reload_seconds=3600, now=real_now - timedelta(hours=1))
+        scheduler.start()
+        try:
+            await asyncio.wait_for(ran.wait(), 30)
+            await asyncio.sleep(0)  # let the scheduler process the job's completion
+            return calls, scheduler.get_job(SWEEP_JOB).next_run_time, real_now
+        finally:
+            scheduler.shutdown(wait=False)
+
+    calls, next_run, real_now = asyncio.run(scenario())
+    assert calls == 1
+    assert next_run is not None and next_run > real_now  # the missed ticks were not queued
