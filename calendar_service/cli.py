@@ -173,14 +173,28 @@ def build_parser() -> argparse.ArgumentParser:
                        description="List the reminder ledger, newest first.")
     p.add_argument("--status", action="append", metavar="STATUS",
                    choices=("pending", "claimed", "sent", "failed", "permanent-failure",
-                            "expired", "superseded"),
+                            "expired", "superseded", "unsubscribed"),
                    help="only this status (repeatable): pending, claimed, sent, failed, "
-                        "permanent-failure, expired, superseded")
+                        "permanent-failure, expired, superseded, unsubscribed")
     p.add_argument("--office", metavar="ID", help="only this office")
     p.add_argument("--limit", type=_positive, default=100, metavar="N",
                    help="at most N rows (default 100)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(handler="calendar_service.mail_commands:cmd_log")
+
+    p = sub.add_parser("subscriptions", parents=[common],
+                       help="offices that unsubscribed from the reminders; undo it",
+                       description="List the offices that unsubscribed (through the one-click "
+                                   "link of a reminder, or recorded here after a request to the "
+                                   "mailto address), with when. Their reminders are recorded as "
+                                   "'unsubscribed' and never sent. Exit 2 for an unknown office.")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--resubscribe", metavar="OFFICE_ID",
+                   help="send reminders to this office again")
+    g.add_argument("--unsubscribe", metavar="OFFICE_ID",
+                   help="stop sending reminders to this office (e.g. it asked by e-mail)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.set_defaults(handler="calendar_service.mail_commands:cmd_subscriptions")
 
     return parser
 

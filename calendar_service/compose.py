@@ -3,7 +3,8 @@
 Building a MIME tree with the ``email`` package costs milliseconds, more than sending it, so the
 body (multipart/alternative text + HTML, plus the .ics) is built and serialised once per
 (language, set of reminders) and reused for every office that gets the same content; only the
-few per-office headers (To, Message-ID, List-Unsubscribe) are folded for each message.
+few per-office headers (To, Message-ID, List-Unsubscribe with the office's one-click link) are
+folded for each message.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import unsubscribe
 from .errors import DataError, Problem
 from .model import LANGUAGES, Catalog, Day, Office
 from .reminders import Batch, DueReminder
@@ -179,8 +181,11 @@ class Composer:
         self.sender_header = header_safe(settings.smtp_from, "smtp_from")
         self.envelope_from = parseaddr(settings.smtp_from)[1] or settings.smtp_from
         self.bodies_built = 0
+        self._one_click_enabled = unsubscribe.enabled(settings.unsubscribe_url, settings.base_url,
+                                                      settings.secret)
         self._inliner: Any = None
         self._folded: dict[tuple[str, str], bytes] = {}
+        self._one_click: dict[str, str] = {}
 
     # -- rendering -------------------------------------------------------------------------
 
@@ -193,6 +198,9 @@ class Composer:
             "same_date": len({i.occurrence.date for i in items}) == 1,
             "calendar_url": f"{base}/calendar.ics" if lang == "es" else f"{base}/{lang}/calendar.ics",
             "unsubscribe": self.settings.unsubscribe,
+            # The link itself is per office, so it is only in the headers; the shared body just
+            # says the mail program's unsubscribe button works.
+            "one_click": self._one_click_enabled,
         }
 
     def render(self, items: Sequence[DueReminder], lang: str) -> Rendered:
@@ -288,10 +296,10 @@ class Composer:
             if not addr.isascii():
                 raise HeaderInjectionError([Problem("message", None, f"office {office.id} email",
                                                     f"{addr!r} is not an ASCII address")])
-        unsubscribe = [f"<{self.settings.unsubscribe}>"]
+        targets = [f"<{self.settings.unsubscribe}>"]
         one_click = self.one_click_url(office)
         if one_click:
-            unsubscribe.insert(0, f"<{header_safe(one_click, 'unsubscribe_url')}>")
+            targets.insert(0, f"<{header_safe(one_click, 'unsubscribe_url')}>")
         parts = [
             self._fold("From", self.sender_header),
             self._addresses("To", [(office.name, a) for a in office.emails]),
@@ -299,7 +307,7 @@ class Composer:
             self._fold("Date", format_datetime(stamp)),
             f"Message-ID: {mid}\r\n".encode("ascii"),
             self._fold("List-Id", f"<reminders.{self.settings.uid_domain}>"),
-            self._list("List-Unsubscribe", unsubscribe),
+            self._list("List-Unsubscribe", targets),
         ]
         if one_click:
             parts.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
@@ -307,13 +315,14 @@ class Composer:
         return b"".join(parts)
 
     def one_click_url(self, office: Office) -> str:
-        """RFC 8058 one-click unsubscription needs an https URL; None when there is none."""
-        template = self.settings.unsubscribe_url
-        if not template:
-            return ""
-        url = template.replace("{office}", office.id).replace(
-            "{base_url}", self.settings.base_url.rstrip("/"))
-        return url if url.startswith("https://") else ""
+        """RFC 8058 one-click URL with the office's token: only with an https URL and a secret
+        (else "" and the mailto alone). An HMAC per office: microseconds, and cached."""
+        url = self._one_click.get(office.id)
+        if url is None:
+            s = self.settings
+            url = unsubscribe.one_click_url(s.unsubscribe_url, s.base_url, s.secret, office.id)
+            self._one_click[office.id] = url
+        return url
 
     def message(self, batch: Batch, stamp: datetime) -> Outgoing:
         """The bytes for one office: shared body, per-office headers."""

@@ -58,8 +58,8 @@ if TYPE_CHECKING:
 Key = tuple[str, str, str, int]
 
 PENDING, CLAIMED, SENT, FAILED, PERMANENT = "pending", "claimed", "sent", "failed", "permanent-failure"
-EXPIRED, SUPERSEDED = "expired", "superseded"
-STATUSES = (PENDING, CLAIMED, SENT, FAILED, PERMANENT, EXPIRED, SUPERSEDED)
+EXPIRED, SUPERSEDED, UNSUBSCRIBED = "expired", "superseded", "unsubscribed"
+STATUSES = (PENDING, CLAIMED, SENT, FAILED, PERMANENT, EXPIRED, SUPERSEDED, UNSUBSCRIBED)
 UNDELIVERED = (PENDING, CLAIMED, FAILED)
 _SCHEMA_LOCK = 0x63616C656E  # any constant: PostgreSQL advisory lock around CREATE TABLE
 
@@ -125,6 +125,16 @@ runs = Table(
     Column("ok", Boolean),
 )
 
+# Offices that asked to stop receiving reminders (one-click link, or a coordinator after a
+# mailto request). One row per office: unsubscribing twice keeps the first time; resubscribing
+# deletes the row.
+unsubscriptions = Table(
+    "unsubscriptions", metadata,
+    Column("office_id", String(100), primary_key=True),
+    Column("unsubscribed_at", UTCDateTime, nullable=False),
+    Column("via", String(20), nullable=False),  # "web" (the one-click link) or "cli"
+)
+
 
 def rkey(key: Key) -> str:
     return "|".join(str(part) for part in key)
@@ -155,6 +165,19 @@ class Entry:
                 "reply": self.reply, "refused": self.refused, "error": self.error,
                 "scheduled_at": _iso(self.scheduled_at), "updated_at": _iso(self.updated_at),
                 "sent_at": _iso(self.sent_at)}
+
+
+@dataclass(frozen=True)
+class Unsubscription:
+    """An office that asked not to receive reminders, since when and how."""
+
+    office_id: str
+    unsubscribed_at: datetime
+    via: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"office": self.office_id, "unsubscribed_at": _iso(self.unsubscribed_at),
+                "via": self.via}
 
 
 @dataclass(frozen=True)
@@ -285,29 +308,32 @@ class Ledger:
 
     # -- the run's steps ----------------------------------------------------------------------
 
-    def register(self, dues: Iterable[DueReminder]) -> None:
-        """Record due reminders as pending (existing rows are left as they are)."""
+    def register(self, dues: Iterable[DueReminder], skip: frozenset[str] = frozenset()) -> None:
+        """Record due reminders as pending, or as unsubscribed for the offices in ``skip``
+        (existing rows are left as they are)."""
         now = self.clock()
         rows = sorted(({"rkey": rkey(d.key), "office_id": d.key[0], "day_id": d.key[1],
-                        "occurrence_date": d.occurrence.date, "lead": d.lead, "status": PENDING,
+                        "occurrence_date": d.occurrence.date, "lead": d.lead,
+                        "status": UNSUBSCRIBED if d.key[0] in skip else PENDING,
                         "scheduled_at": d.scheduled, "attempts": 0, "created_at": now,
                         "updated_at": now} for d in dues), key=lambda r: r["rkey"])
         if not rows:
             return
-        insert = self._insert()
+        insert = self._insert(reminders)
         with self._tx() as conn:
             for start in range(0, len(rows), 500):
                 conn.execute(insert, rows[start:start + 500])
 
-    def _insert(self) -> Any:
+    def _insert(self, table: Table) -> Any:
+        """INSERT that leaves an existing row (same unique key) alone."""
         if self.engine.dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-            return pg_insert(reminders).on_conflict_do_nothing()
+            return pg_insert(table).on_conflict_do_nothing()
         if self.engine.dialect.name == "sqlite":
             from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-            return sqlite_insert(reminders).on_conflict_do_nothing()
+            return sqlite_insert(table).on_conflict_do_nothing()
         raise ConfigError(f"ledger database {redact_url(self.url)}: only SQLite and PostgreSQL "
                           "are supported")
 
@@ -315,6 +341,13 @@ class Ledger:
         stale = now - self.claim_timeout
         return or_(reminders.c.status.in_((PENDING, FAILED)),
                    and_(reminders.c.status == CLAIMED, reminders.c.claimed_at < stale))
+
+    @staticmethod
+    def _subscribed() -> Any:
+        """Checked inside the claim itself, so an office that unsubscribes while a run is under
+        way gets nothing from the rest of that run (its rows stay pending until retired)."""
+        return reminders.c.office_id.not_in(select(unsubscriptions.c.office_id)
+                                            .scalar_subquery())
 
     def claim(self, keys: Sequence[Key], token: str) -> set[Key]:
         """Atomically take the claimable rows among ``keys``; returns the ones this run got."""
@@ -328,7 +361,8 @@ class Ledger:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start:start + 500]
                 # SKIP LOCKED (PostgreSQL): rows another run is claiming right now are its.
-                ids = (select(t.c.id).where(t.c.rkey.in_(chunk), self._claimable(now))
+                ids = (select(t.c.id).where(t.c.rkey.in_(chunk), self._claimable(now),
+                                            self._subscribed())
                        .order_by(t.c.id).with_for_update(skip_locked=True))
                 stmt = (update(t).where(t.c.id.in_(ids.scalar_subquery()), self._claimable(now))
                         .values(status=CLAIMED, claim_token=token, claimed_at=now,
@@ -375,9 +409,11 @@ class Ledger:
         with self._tx() as conn:
             return conn.execute(stmt).rowcount or 0
 
-    def retire(self, batches: Sequence[Batch], offices: Sequence[Office], now: datetime) -> int:
-        """Undelivered rows that can no longer go out: the day passed (expired), or a smaller
-        lead of the same occurrence is due now (superseded). Keeps ``pending_count`` honest."""
+    def retire(self, batches: Sequence[Batch], offices: Sequence[Office], now: datetime,
+               skip: frozenset[str] = frozenset()) -> int:
+        """Undelivered rows that can no longer go out: the day passed (expired), the office
+        unsubscribed (``skip``: unsubscribed), or a smaller lead of the same occurrence is due
+        now (superseded). Keeps ``pending_count`` honest."""
         from .reminders import office_today
 
         today = {o.id: office_today(o, now) for o in offices}
@@ -390,15 +426,18 @@ class Ledger:
             rows = conn.execute(select(t.c.rkey, t.c.office_id, t.c.day_id, t.c.occurrence_date,
                                        t.c.lead).where(self._claimable(clock))).all()
             conn.rollback()
-        expired, superseded = [], []
+        expired, unsubscribed, superseded = [], [], []
         for key, office_id, day_id, when, lead in rows:
             if when < today.get(office_id, fallback):
                 expired.append(key)
+            elif office_id in skip:
+                unsubscribed.append(key)
             elif lead > due_lead.get((office_id, day_id, when), lead):
                 superseded.append(key)
         changed = 0
         with self._tx() as conn:
-            for status, keys in ((EXPIRED, expired), (SUPERSEDED, superseded)):
+            for status, keys in ((EXPIRED, expired), (UNSUBSCRIBED, unsubscribed),
+                                 (SUPERSEDED, superseded)):
                 for start in range(0, len(keys), 500):
                     changed += conn.execute(
                         update(t).where(t.c.rkey.in_(keys[start:start + 500]),
@@ -420,6 +459,57 @@ class Ledger:
                     out[(office_id, day_id, when.isoformat(), lead)] = status
             conn.rollback()
         return out
+
+    # -- unsubscriptions ------------------------------------------------------------------------
+
+    def unsubscribe(self, office_id: str, via: str) -> tuple[Unsubscription, bool]:
+        """Record that the office wants no more reminders; idempotent (the first time is kept).
+        Returns the record and whether this call created it."""
+        now = self.clock()
+        u = unsubscriptions
+        with self._tx() as conn:
+            # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT.
+            created = conn.execute(self._insert(u).returning(u.c.office_id),
+                                   {"office_id": office_id, "unsubscribed_at": now,
+                                    "via": via}).first() is not None
+            row = conn.execute(select(u.c.unsubscribed_at, u.c.via)
+                               .where(u.c.office_id == office_id)).one()
+        return Unsubscription(office_id, row.unsubscribed_at, row.via), created
+
+    def resubscribe(self, office_id: str) -> bool:
+        """Undo an unsubscription; False when the office was not unsubscribed. The reminders the
+        office skipped become pending again: the next run sends the ones still ahead (as late
+        notices, the nearest lead only) and retires the rest, as for any missed run."""
+        now = self.clock()
+        t = reminders
+        with self._tx() as conn:
+            gone = conn.execute(unsubscriptions.delete()
+                                .where(unsubscriptions.c.office_id == office_id)).rowcount
+            if gone:
+                conn.execute(update(t).where(t.c.office_id == office_id,
+                                             t.c.status == UNSUBSCRIBED)
+                             .values(status=PENDING, updated_at=now))
+        return bool(gone)
+
+    def unsubscription(self, office_id: str) -> Unsubscription | None:
+        u = unsubscriptions
+        with self.engine.connect() as conn:
+            row = conn.execute(select(u.c.unsubscribed_at, u.c.via)
+                               .where(u.c.office_id == office_id)).first()
+            conn.rollback()
+        return None if row is None else Unsubscription(office_id, row.unsubscribed_at, row.via)
+
+    def unsubscriptions(self) -> list[Unsubscription]:
+        """Every unsubscribed office, the most recent first."""
+        u = unsubscriptions
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(u.c.office_id, u.c.unsubscribed_at, u.c.via)
+                                .order_by(u.c.unsubscribed_at.desc(), u.c.office_id)).all()
+            conn.rollback()
+        return [Unsubscription(r.office_id, r.unsubscribed_at, r.via) for r in rows]
+
+    def unsubscribed_ids(self) -> frozenset[str]:
+        return frozenset(u.office_id for u in self.unsubscriptions())
 
     # -- reporting -----------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Handlers of ``preview`` and ``log``: the reminder commands that only read."""
+"""Handlers of ``preview``, ``log`` and ``subscriptions``: the coordinator's reminder commands
+(all read only, but for ``subscriptions --resubscribe/--unsubscribe``)."""
 
 from __future__ import annotations
 
@@ -78,8 +79,10 @@ def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
         entries = ledger.entries(statuses=args.status or (), office=args.office, limit=args.limit)
         last = ledger.last_run()
         counts = ledger.counts()
+        unsubscribed = ledger.unsubscriptions()
     if args.json:
         print_json({"entries": [e.as_json() for e in entries], "counts": counts,
+                    "unsubscribed": [u.as_json() for u in unsubscribed],
                     "last_run": None if last is None else {
                         "started_at": last.started_at.isoformat(),
                         "finished_at": last.finished_at.isoformat() if last.finished_at else None,
@@ -100,4 +103,63 @@ def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
     if last is not None:
         print(f"last run: {last.started_at.isoformat()} sent {last.sent}, failed {last.failed}, "
               f"pending {last.pending}, {'ok' if last.ok else 'NOT ok'}")
+    if unsubscribed:
+        print(f"unsubscribed (nothing is sent to them): "
+              f"{', '.join(u.office_id for u in unsubscribed)} (calendar-service subscriptions)")
+    return 0
+
+
+def _office_problem(office_id: str, known: list[str], what: str) -> DataError:
+    close = difflib.get_close_matches(office_id, known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return DataError([Problem(what, None, "", f"unknown office {office_id!r}{hint}; the ids are "
+                                              "those of the offices file")])
+
+
+def cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
+    """List the offices that unsubscribed; --resubscribe / --unsubscribe change one."""
+    from .cli import print_json
+    from .ledger import Ledger
+    from .loader import load_offices
+
+    offices = {o.id: o for o in load_offices(settings.offices)}
+    with Ledger.from_settings(settings) as ledger:
+        if args.resubscribe:
+            office_id = args.resubscribe
+            if office_id not in offices and ledger.unsubscription(office_id) is None:
+                raise _office_problem(office_id, list(offices), "--resubscribe")
+            if ledger.resubscribe(office_id):
+                print(f"{office_id}: subscribed again; the next run sends its reminders (those "
+                      "it missed while still ahead, as late notices)")
+            else:
+                print(f"{office_id}: was not unsubscribed; nothing to do")
+            return 0
+        if args.unsubscribe:
+            office_id = args.unsubscribe
+            if office_id not in offices:
+                raise _office_problem(office_id, list(offices), "--unsubscribe")
+            entry, created = ledger.unsubscribe(office_id, "cli")
+            when = entry.unsubscribed_at.strftime("%Y-%m-%d %H:%M:%SZ")
+            print(f"{office_id}: unsubscribed{'' if created else ' already'} since {when}; "
+                  "nothing more is sent to it")
+            return 0
+        entries = ledger.unsubscriptions()
+    if args.json:
+        print_json({"offices": len(offices),
+                    "unsubscribed": [{**u.as_json(),
+                                      "name": offices[u.office_id].name
+                                      if u.office_id in offices else None,
+                                      "known": u.office_id in offices} for u in entries]})
+        return 0
+    if not entries:
+        print(f"all {len(offices)} offices are subscribed")
+        return 0
+    for u in entries:
+        office = offices.get(u.office_id)
+        name = office.name if office else "(no longer in the offices file)"
+        print(f"{u.unsubscribed_at.strftime('%Y-%m-%d %H:%M:%SZ')}  {u.office_id}  via {u.via}  "
+              f"{name}")
+    known = sum(1 for u in entries if u.office_id in offices)
+    print(f"{known} of {len(offices)} offices unsubscribed; undo with "
+          "calendar-service subscriptions --resubscribe OFFICE_ID")
     return 0

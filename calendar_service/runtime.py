@@ -43,7 +43,7 @@ class Runtime:
 
     def __init__(self, settings: Settings, clock: Clock, fixed_today: date | None = None) -> None:
         from .ledger import Ledger
-        from .web import Publisher, SiteState
+        from .web import Publisher, SiteState, Unsubscriber
 
         self.settings = settings
         self.clock = clock
@@ -54,6 +54,8 @@ class Runtime:
         self.state: SiteState = SiteState(self.publisher.build(clock.now()),
                                           rebuild=self.publisher.rebuild_if_changed)
         self.ledger: Ledger = Ledger.from_settings(settings)
+        self._by_id: tuple[object, dict[str, Any]] = (None, {})
+        self.unsubscriber = Unsubscriber(settings, self.offices_by_id, self.ledger)
         self.stop = threading.Event()
         self.scheduler: Any = None
         self.inflight: asyncio.Future[RunReport] | None = None
@@ -63,6 +65,13 @@ class Runtime:
     def _snapshot(self):  # type: ignore[no-untyped-def]
         assert self.watcher.current is not None
         return self.watcher.current
+
+    def offices_by_id(self) -> dict[str, Any]:
+        """The current offices by id (for the unsubscribe pages), rebuilt when data reloads."""
+        snap = self._snapshot()
+        if self._by_id[0] is not snap:
+            self._by_id = (snap, {o.id: o for o in snap.offices})
+        return self._by_id[1]
 
     async def sweep(self) -> None:
         """Send what is due now; the ledger makes a late, repeated or concurrent sweep harmless."""
@@ -173,7 +182,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     fixed_today = args.today or (args.now.date() if args.now else None)
     clock: Clock = OffsetClock(now_from(args)) if (args.now or args.today) else SystemClock()
     runtime = Runtime(settings, clock, fixed_today=fixed_today)
-    app = create_app(runtime.state, lifespan=runtime.lifespan, health=runtime.health)
+    app = create_app(runtime.state, lifespan=runtime.lifespan, health=runtime.health,
+                     unsubscribe=runtime.unsubscriber)
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
     print(f"serving {len(runtime.state.site.resources)} files on http://{host}:{port}/ "

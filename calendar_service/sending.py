@@ -57,6 +57,7 @@ class RunReport:
     pending: int = 0  # due, undelivered after this run (failed + not attempted)
     already_sent: int = 0
     busy: int = 0  # being sent by another run right now
+    unsubscribed: int = 0  # due to offices that unsubscribed: recorded, never sent
     interrupted: bool = False
     transport: str = ""
     problems: list[str] = field(default_factory=list)
@@ -75,6 +76,7 @@ class RunReport:
         return (f"run as_of={self.as_of.isoformat()} due={self.due} sent={self.sent} "
                 f"messages={self.messages} already_sent={self.already_sent} busy={self.busy} "
                 f"failed={self.failed} permanent={self.permanent} pending={self.pending}"
+                + (f" unsubscribed={self.unsubscribed}" if self.unsubscribed else "")
                 + (" interrupted=yes" if self.interrupted else ""))
 
 
@@ -118,22 +120,31 @@ def send_due(settings: Settings, catalog: Catalog, offices: Sequence[Office], no
 
 def _plan(settings: Settings, catalog: Catalog, offices: Sequence[Office], now: datetime,
           ledger: Ledger) -> RunReport:
-    from .ledger import CLAIMED, FAILED, PENDING, SENT
+    from .ledger import CLAIMED, FAILED, PENDING, SENT, UNSUBSCRIBED
     from .reminders import due_reminders
 
     report = RunReport(as_of=now, dry_run=True)
     batches = due_reminders(catalog, offices, now)
     statuses = ledger.statuses([k for b in batches for k in b.keys])
+    skip = ledger.unsubscribed_ids()
     for b in batches:
         report.due += len(b.items)
-        todo = [i for i in b.items if statuses.get(i.key, PENDING) in (PENDING, FAILED)]
+        current = {i.key: statuses.get(i.key, PENDING) for i in b.items}
+        if b.office.id in skip:  # a real run records these as unsubscribed and sends nothing
+            current = {k: UNSUBSCRIBED if s in (PENDING, FAILED) else s
+                       for k, s in current.items()}
+        todo = [i for i in b.items if current[i.key] in (PENDING, FAILED)]
         if todo:
             report.planned.append(_planned(b, todo, "due"))
             report.pending += len(todo)
+        off = [i for i in b.items if current[i.key] == UNSUBSCRIBED]
+        if off:
+            report.planned.append(_planned(b, off, UNSUBSCRIBED))
+            report.unsubscribed += len(off)
         for i in b.items:
-            if i in todo:
+            if i in todo or i in off:
                 continue
-            status = statuses[i.key]
+            status = current[i.key]
             report.already_sent += status == SENT
             report.busy += status == CLAIMED
             report.planned.append(_planned(b, (i,), status))
@@ -203,8 +214,11 @@ class _Run:
         report, ledger = self.report, self.ledger
         run_id = ledger.start_run(self.now)
         batches = due_reminders(self.catalog, self.offices, self.now)
-        ledger.retire(batches, self.offices, self.now)
-        ledger.register([i for b in batches for i in b.items])
+        # Unsubscribed offices' reminders are recorded (status "unsubscribed", so `log` and
+        # `send-due --dry-run` show them) and never claimed.
+        skip = ledger.unsubscribed_ids()
+        ledger.retire(batches, self.offices, self.now, skip)
+        ledger.register([i for b in batches for i in b.items], skip)
         before = ledger.statuses([k for b in batches for k in b.keys])
         report.due = len(before)
         report.already_sent = sum(1 for s in before.values() if s in (SENT, PERMANENT))
@@ -303,12 +317,15 @@ class _Run:
         self.ledger.mark(marks, self.token)
 
     def _summarise(self, before: dict[Key, str], after: dict[Key, str]) -> None:
-        from .ledger import CLAIMED, FAILED, PERMANENT, SENT
+        from .ledger import CLAIMED, FAILED, PERMANENT, SENT, UNSUBSCRIBED
 
         r = self.report
         for key, status in after.items():
             if key not in self.claimed:
                 if before.get(key) in (SENT, PERMANENT):
+                    continue
+                if status == UNSUBSCRIBED:
+                    r.unsubscribed += 1
                     continue
                 if status in (SENT, CLAIMED, PERMANENT):
                     r.busy += 1  # another run took it
@@ -407,4 +424,6 @@ def _print_plan(report: RunReport) -> None:
         print(f"{p.local_time.strftime('%Y-%m-%d %H:%M %Z')}  {p.office_id}  {verb}{flag}  "
               f"to {', '.join(p.recipients)}: {days}")
     print(f"{report.pending} reminders would be sent, {report.already_sent} already sent, "
-          f"{report.busy} in progress elsewhere")
+          f"{report.busy} in progress elsewhere"
+          + (f", {report.unsubscribed} skipped (office unsubscribed)" if report.unsubscribed
+             else ""))

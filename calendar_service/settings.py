@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -13,6 +13,7 @@ from .errors import ConfigError
 
 ENV_PREFIX = "CALENDAR_SERVICE_"
 PACKAGE_DIR = Path(__file__).resolve().parent
+MIN_SECRET_LENGTH = 16
 
 
 def bundled(name: str) -> Path:
@@ -46,6 +47,8 @@ class Settings:
     uid_domain: str = "calendar-service.conago.example"
     unsubscribe: str = "mailto:dias-internacionales@example.org?subject=baja"
     unsubscribe_url: str = "{base_url}/unsubscribe/{office}"
+    # Signs the one-click unsubscribe links. Kept out of repr() so it never lands in a log.
+    secret: str | None = field(default=None, repr=False)
     claim_timeout: float = 900.0
     send_batch: int = 200
     host: str = "127.0.0.1"
@@ -62,8 +65,10 @@ class Settings:
         return self.data_dir / "site"
 
     def redacted(self, name: str) -> str:
-        """A setting's value safe to print: passwords in URLs are masked."""
+        """A setting's value safe to print: passwords in URLs and the secret are masked."""
         value = getattr(self, name)
+        if name == "secret":
+            return "(set)" if value else "(not set)"
         return redact_url(value) if isinstance(value, str) and "://" in value else str(value)
 
 
@@ -141,6 +146,11 @@ def _validate(s: Settings) -> None:
         if not value.isascii() or " " in value.strip():
             raise ConfigError(f"{ENV_PREFIX}{name.upper()}: {value!r} must be ASCII without spaces "
                               "(percent-encode other characters)")
+    if s.secret is not None and len(s.secret.strip()) < MIN_SECRET_LENGTH:
+        # Never echo the value: only its length problem.
+        raise ConfigError(f"{ENV_PREFIX}SECRET: too short; use at least {MIN_SECRET_LENGTH} random "
+                          "characters, e.g. from: python3 -c 'import secrets; "
+                          "print(secrets.token_urlsafe(32))'")
     if "@" not in s.smtp_from:
         raise ConfigError(f"{ENV_PREFIX}SMTP_FROM: {s.smtp_from!r} has no e-mail address")
     if any(ch in s.smtp_from for ch in "\r\n"):

@@ -53,8 +53,14 @@ def test_mime_structure_is_mixed_alternative_plus_ics(mail_env) -> None:  # noqa
     assert msg.defects == [] and all(not p.defects for p in msg.walk())
 
 
+SECRET = "test-secret-0123456789abcdef"
+
+
 def test_headers(mail_env) -> None:  # noqa: F811
-    out, msg, _ = build(mail_env)
+    from calendar_service.unsubscribe import token
+
+    env = dict(mail_env, settings=replace(mail_env["settings"], secret=SECRET))
+    out, msg, _ = build(env)
     assert msg["From"] == "Días internacionales <dias@example.org>"
     assert msg["To"] == ("Oficina de Quintana Roo <qroo@example.org>, "
                          "Oficina de Quintana Roo <prensa.qroo@example.org>")
@@ -62,8 +68,9 @@ def test_headers(mail_env) -> None:  # noqa: F811
     assert msg["Date"] == "Thu, 18 Mar 2027 09:00:00 -0500"
     assert msg["Message-ID"] == out.message_id == message_id(out.keys, "calendar-service.conago.example")
     assert msg["List-Id"] == "<reminders.calendar-service.conago.example>"
-    assert msg["List-Unsubscribe"] == ("<https://dias.example.org/unsubscribe/quintana-roo>, "
-                                       "<mailto:dias-internacionales@example.org?subject=baja>")
+    assert msg["List-Unsubscribe"] == (
+        f"<https://dias.example.org/unsubscribe/quintana-roo?t={token(SECRET, 'quintana-roo')}>, "
+        "<mailto:dias-internacionales@example.org?subject=baja>")
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert msg["MIME-Version"] == "1.0"
     assert out.sender == "dias@example.org"
@@ -93,11 +100,41 @@ def test_message_id_is_stable_and_depends_only_on_the_keys(mail_env) -> None:  #
     assert message_id(keys[:2], "d") != message_id(keys, "d")
 
 
-def test_no_one_click_header_without_an_https_url(mail_env) -> None:  # noqa: F811
-    env = dict(mail_env, settings=replace(mail_env["settings"], base_url="http://localhost:8000"))
+@pytest.mark.parametrize("changes", [
+    {"base_url": "http://localhost:8000", "secret": SECRET},  # not https
+    {"secret": None},  # https, but no secret to sign the link
+    {"unsubscribe_url": "http://dias.example.org/baja/{office}", "secret": SECRET},
+], ids=["http-base-url", "no-secret", "http-template"])
+def test_no_one_click_header_without_https_and_a_secret(mail_env, changes) -> None:  # noqa: F811
+    env = dict(mail_env, settings=replace(mail_env["settings"], **changes))
     _, msg, _ = build(env)
     assert msg["List-Unsubscribe"] == "<mailto:dias-internacionales@example.org?subject=baja>"
     assert msg["List-Unsubscribe-Post"] is None
+    assert "Cancelar suscripción" not in body_of(msg, "plain")
+
+
+def test_one_click_link_is_per_office_and_the_body_is_still_built_once(mail_env) -> None:  # noqa: F811
+    from calendar_service.unsubscribe import token
+
+    settings = replace(mail_env["settings"], secret=SECRET,
+                       unsubscribe_url="https://baja.example.org/u/{office}?src=mail")
+    composer = Composer(settings)
+    urls, bodies = {}, set()
+    for ident in ("quintana-roo", "baja-california"):
+        o = replace(office(mail_env, "quintana-roo"), id=ident)  # same content, other office
+        batch = scheduled_batch(mail_env["catalog"], o, at(SENT_AT))
+        msg = email.message_from_bytes(composer.message(batch, at(SENT_AT)).data,
+                                       policy=policy.default)
+        urls[ident] = msg["List-Unsubscribe"].split(",")[0].strip("<> ")
+        assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        text = body_of(msg, "plain")
+        assert "botón «Cancelar suscripción» de su programa de correo" in text
+        assert ident not in text and token(SECRET, ident) not in text  # only in the headers
+        bodies.add(text)
+    assert composer.bodies_built == 1 and len(bodies) == 1
+    assert urls == {i: f"https://baja.example.org/u/{i}?src=mail&t={token(SECRET, i)}"
+                    for i in urls}
+    assert SECRET not in repr(settings)
 
 
 def test_dates_are_written_the_spanish_way(mail_env) -> None:  # noqa: F811
