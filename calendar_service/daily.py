@@ -59,6 +59,8 @@ def _run(args: argparse.Namespace, settings: Settings, now, today, talk: bool) -
         print(f"site: {files} files in {settings.site_dir}")
         print(f"reminders due now: {report.due}; sent {report.sent} in {report.messages} "
               f"messages to {where}; already sent before: {report.already_sent}")
+    if report.stopped:
+        print(f"stopped early: {report.stopped}", file=sys.stderr)
     if not report.ok:
         print(f"not delivered: {report.pending} pending, {report.permanent} refused for good "
               f"({report.failed} failed and will be retried on the next run); see "

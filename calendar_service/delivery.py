@@ -36,6 +36,7 @@ class Result:
     refused: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     fatal: bool = False  # the transport itself is unusable: stop this run
+    stop_reason: str | None = None  # with fatal, why the run stops when it is not ``error``
 
 
 class Session(Protocol):
@@ -148,12 +149,45 @@ class SMTPConfig:
         return ctx
 
 
+@dataclass
+class FailureStreak:
+    """Temporary failures in a row across every connection of a run (a circuit breaker).
+
+    A relay that answers 4xx to everything (or keeps dropping connections) would otherwise
+    have each message go through all its retries with backoff, one after the other, for hours.
+    Any delivered message resets the count.
+    """
+
+    limit: int
+    count: int = 0
+    last: str = ""
+
+    def failed(self, error: str) -> None:
+        self.count += 1
+        self.last = error
+
+    def succeeded(self) -> None:
+        self.count = 0
+
+    @property
+    def tripped(self) -> bool:
+        return self.count >= self.limit
+
+    def reason(self, where: str) -> str:
+        return (f"{where}: {self.count} temporary failures in a row (last: {self.last}); "
+                "stopped sending, the rest stays pending for the next run "
+                "(CALENDAR_SERVICE_SMTP_MAX_CONSECUTIVE_FAILURES)")
+
+
 class SMTPTransport:
+    """SMTP through aiosmtplib. One transport serves one run: its failure streak is the run's."""
+
     def __init__(self, settings: Settings, *, sleep: Sleep | None = None) -> None:
         self.config = SMTPConfig.from_settings(settings)
         self.concurrency = settings.smtp_concurrency
         self.retries = settings.smtp_retries
         self.retry_delay = settings.smtp_retry_delay
+        self.streak = FailureStreak(settings.smtp_max_consecutive_failures)
         self.sleep: Sleep = sleep or asyncio.sleep
         self.description = f"SMTP {self.config.display}"
 
@@ -208,6 +242,7 @@ class SMTPSession:
                     await self._connect()
                 errors, reply = await self.smtp.sendmail(msg.sender, list(msg.recipients), msg.data)
                 refused = {addr: _reply(r.code, r.message) for addr, r in errors.items()}
+                self.t.streak.succeeded()
                 # A reply other than 250 to DATA raises, so the code is known.
                 return Result(SENT, reply=_reply(250, str(reply)), refused=refused)
             except aiosmtplib.SMTPAuthenticationError as exc:
@@ -232,10 +267,18 @@ class SMTPSession:
                 if isinstance(exc, ssl.SSLError) or isinstance(exc.__cause__, ssl.SSLError):
                     return Result(FAILED, error=error, fatal=True)
             attempt += 1
+            streak = self.t.streak
+            streak.failed(error)
+            if streak.tripped:
+                return Result(FAILED, refused=refused, error=error, fatal=True,
+                              stop_reason=streak.reason(self.t.description))
             if attempt > self.t.retries:
                 # Cannot even connect after every retry: no point trying the next messages.
                 return Result(FAILED, refused=refused, error=error, fatal=self.smtp is None)
             await self.t.sleep(self.t.retry_delay * 2 ** (attempt - 1))
+            if streak.tripped:  # another connection gave up meanwhile: no more attempts
+                return Result(FAILED, refused=refused, error=error, fatal=True,
+                              stop_reason=streak.reason(self.t.description))
 
 
 def _connection_error(exc: BaseException, where: str) -> str:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -231,6 +232,10 @@ def _sqlite_engine(url: str) -> Engine:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA busy_timeout=60000")
         _wal(cur)
+        # WAL + NORMAL: a commit no longer waits for fsync; an application crash loses nothing,
+        # a power cut may lose the last commits: a lost mark means a resend (at-least-once, as
+        # for a kill), a lost claim or registration is simply redone by the next run.
+        cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -354,48 +359,90 @@ class Ledger:
         if not keys:
             return set()
         now = self.clock()
+        with self._tx() as conn:
+            return self._claim(conn, keys, token, now)
+
+    def _claim(self, conn: Connection, keys: Iterable[Key], token: str, now: datetime) -> set[Key]:
         t = reminders
         wanted = sorted(rkey(k) for k in keys)
         got: set[Key] = set()
-        with self._tx() as conn:
-            for start in range(0, len(wanted), 500):
-                chunk = wanted[start:start + 500]
-                # SKIP LOCKED (PostgreSQL): rows another run is claiming right now are its.
-                ids = (select(t.c.id).where(t.c.rkey.in_(chunk), self._claimable(now),
-                                            self._subscribed())
-                       .order_by(t.c.id).with_for_update(skip_locked=True))
-                stmt = (update(t).where(t.c.id.in_(ids.scalar_subquery()), self._claimable(now))
-                        .values(status=CLAIMED, claim_token=token, claimed_at=now,
-                                attempts=t.c.attempts + 1, updated_at=now)
-                        .returning(t.c.office_id, t.c.day_id, t.c.occurrence_date, t.c.lead))
-                for office_id, day_id, when, lead in conn.execute(stmt):
-                    got.add((office_id, day_id, when.isoformat(), lead))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            # SKIP LOCKED (PostgreSQL): rows another run is claiming right now are its.
+            ids = (select(t.c.id).where(t.c.rkey.in_(chunk), self._claimable(now),
+                                        self._subscribed())
+                   .order_by(t.c.id).with_for_update(skip_locked=True))
+            stmt = (update(t).where(t.c.id.in_(ids.scalar_subquery()), self._claimable(now))
+                    .values(status=CLAIMED, claim_token=token, claimed_at=now,
+                            attempts=t.c.attempts + 1, updated_at=now)
+                    .returning(t.c.office_id, t.c.day_id, t.c.occurrence_date, t.c.lead))
+            for office_id, day_id, when, lead in conn.execute(stmt):
+                got.add((office_id, day_id, when.isoformat(), lead))
         return got
+
+    def take(self, dues: Sequence[DueReminder], token: str) -> tuple[set[Key], dict[Key, str]]:
+        """``register`` then ``claim`` in one transaction, at about half the cost.
+
+        Reminders seen for the first time (the usual case for the ones a run sends) are
+        inserted already claimed by this run (or as unsubscribed, for an office that
+        unsubscribed: read in the same transaction); existing rows are claimed when claimable.
+        Returns the keys this run got and the status of the others (sent, claimed by another
+        run, unsubscribed, ...).
+        """
+        if not dues:
+            return set(), {}
+        now = self.clock()
+        t = reminders
+        by_rkey = {rkey(d.key): d for d in dues}
+        got: set[Key] = set()
+        others: dict[Key, str] = {}
+        with self._tx() as conn:
+            skip = {o for (o,) in conn.execute(select(unsubscriptions.c.office_id))}
+            rows = [{"rkey": rk, "office_id": d.key[0], "day_id": d.key[1],
+                     "occurrence_date": d.occurrence.date, "lead": d.lead,
+                     "scheduled_at": d.scheduled, "created_at": now, "updated_at": now,
+                     **({"status": UNSUBSCRIBED, "attempts": 0, "claim_token": None,
+                         "claimed_at": None} if d.key[0] in skip else
+                        {"status": CLAIMED, "attempts": 1, "claim_token": token,
+                         "claimed_at": now})}
+                    for rk, d in sorted(by_rkey.items())]  # one key order for all: no deadlock
+            insert = self._insert(reminders).returning(t.c.rkey)
+            inserted: set[Key] = set()
+            for start in range(0, len(rows), 500):
+                for (rk,) in conn.execute(insert, rows[start:start + 500]):
+                    key = by_rkey[rk].key
+                    inserted.add(key)
+                    if key[0] in skip:
+                        others[key] = UNSUBSCRIBED
+                    else:
+                        got.add(key)
+            known = [d.key for d in by_rkey.values() if d.key not in inserted]
+            if known:
+                got |= self._claim(conn, known, token, now)
+                others.update(self._statuses(conn, [k for k in known if k not in got]))
+        return got, others
 
     def mark(self, marks: Sequence[Mark], token: str) -> None:
         """Record outcomes; only rows this run still holds are changed."""
         if not marks:
             return
         now = self.clock()
-        t = reminders
-        params = []
+        # One parameter set per message (its keys in an IN list), not one per reminder:
+        # the per-row cost of executemany is in Python, so this is several times cheaper.
+        by_size: dict[int, list[dict[str, Any]]] = {}
         for m in marks:
-            for k in m.keys:
-                params.append({"b_key": rkey(k), "b_token": token, "b_status": m.status,
-                               "b_mid": m.message_id, "b_reply": _clip(m.reply),
-                               "b_refused": json.dumps(m.refused, ensure_ascii=False)
-                               if m.refused else None,
-                               "b_error": _clip(m.error), "b_now": now,
-                               "b_sent": now if m.status == SENT else None})
-        stmt = (update(t).where(t.c.rkey == bindparam("b_key"),
-                                t.c.claim_token == bindparam("b_token"),
-                                t.c.status == CLAIMED)
-                .values(status=bindparam("b_status"), message_id=bindparam("b_mid"),
-                        reply=bindparam("b_reply"), refused=bindparam("b_refused"),
-                        error=bindparam("b_error"), updated_at=bindparam("b_now"),
-                        sent_at=bindparam("b_sent"), claim_token=None, claimed_at=None))
+            params = {"b_token": token, "b_status": m.status, "b_mid": m.message_id,
+                      "b_reply": _clip(m.reply),
+                      "b_refused": json.dumps(m.refused, ensure_ascii=False) if m.refused else None,
+                      "b_error": _clip(m.error), "b_now": now,
+                      "b_sent": now if m.status == SENT else None}
+            for n, k in enumerate(m.keys):
+                params[f"b_k{n}"] = rkey(k)
+            if m.keys:
+                by_size.setdefault(len(m.keys), []).append(params)
         with self._tx() as conn:
-            conn.execute(stmt, params)
+            for size, params_list in by_size.items():
+                conn.execute(_mark_statement(size), params_list)
 
     def release(self, token: str, keys: Sequence[Key] | None = None) -> int:
         """Give back claims of this run that were never sent (interrupted): they stay pending."""
@@ -448,16 +495,21 @@ class Ledger:
 
     def statuses(self, keys: Sequence[Key]) -> dict[Key, str]:
         """Current status of each known key (unknown keys are absent)."""
+        with self.engine.connect() as conn:
+            out = self._statuses(conn, keys)
+            conn.rollback()
+        return out
+
+    @staticmethod
+    def _statuses(conn: Connection, keys: Sequence[Key]) -> dict[Key, str]:
         t = reminders
         out: dict[Key, str] = {}
         wanted = [rkey(k) for k in keys]
-        with self.engine.connect() as conn:
-            for start in range(0, len(wanted), 500):
-                q = select(t.c.office_id, t.c.day_id, t.c.occurrence_date, t.c.lead, t.c.status
-                           ).where(t.c.rkey.in_(wanted[start:start + 500]))
-                for office_id, day_id, when, lead, status in conn.execute(q):
-                    out[(office_id, day_id, when.isoformat(), lead)] = status
-            conn.rollback()
+        for start in range(0, len(wanted), 500):
+            q = select(t.c.office_id, t.c.day_id, t.c.occurrence_date, t.c.lead, t.c.status
+                       ).where(t.c.rkey.in_(wanted[start:start + 500]))
+            for office_id, day_id, when, lead, status in conn.execute(q):
+                out[(office_id, day_id, when.isoformat(), lead)] = status
         return out
 
     # -- unsubscriptions ------------------------------------------------------------------------
@@ -579,6 +631,22 @@ class Ledger:
 
     def last_success(self) -> RunInfo | None:
         return self.last_run(successful=True)
+
+
+@lru_cache(maxsize=32)
+def _mark_statement(size: int) -> Any:
+    """UPDATE of the ``size`` rows of one message, if this run still holds them.
+
+    Only claimed rows carry a claim token (every other status clears it), so the token alone
+    says the run still holds the row; a ``status`` condition here would lead SQLite to scan
+    every claimed row through the status index instead of looking up the few keys."""
+    t = reminders
+    return (update(t).where(t.c.rkey.in_([bindparam(f"b_k{n}") for n in range(size)]),
+                            t.c.claim_token == bindparam("b_token"))
+            .values(status=bindparam("b_status"), message_id=bindparam("b_mid"),
+                    reply=bindparam("b_reply"), refused=bindparam("b_refused"),
+                    error=bindparam("b_error"), updated_at=bindparam("b_now"),
+                    sent_at=bindparam("b_sent"), claim_token=None, claimed_at=None))
 
 
 def _clip(text: str | None, limit: int = 2000) -> str | None:

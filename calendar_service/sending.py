@@ -1,11 +1,12 @@
 """One run of "send what is due": reminders -> ledger claim -> compose -> deliver -> mark.
 
 :func:`send_due` is the single entry point for ``send-due``, the ``daily`` cron job and the
-scheduler's sweep. Messages are generated per batch of offices and handed to a bounded queue, so
-memory stays flat however many offices there are. Claims are taken per batch just before
-sending and marked as results arrive; on interruption (SIGTERM, Ctrl-C, a ``stop`` event) the
-run stops feeding, lets in-flight messages finish, marks them, and gives back every claim it did
-not use, so nothing is lost. A hard kill leaves claims that go stale and are re-claimed later.
+scheduler's sweep. Messages are generated per chunk of offices and handed to a bounded queue, so
+memory stays flat however many offices there are. Each chunk is registered and claimed in one
+transaction while the chunk before it is being sent, and results are marked as they arrive; on
+interruption (SIGTERM, Ctrl-C, a ``stop`` event, or a relay that keeps failing) the run stops
+feeding, lets in-flight messages finish, marks them, and gives back every claim it did not use,
+so nothing is lost. A hard kill leaves claims that go stale and are re-claimed later.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -61,6 +63,7 @@ class RunReport:
     interrupted: bool = False
     transport: str = ""
     problems: list[str] = field(default_factory=list)
+    stopped: str = ""  # why the run stopped early on its own (server unusable, too many 4xx)
     planned: list[Planned] = field(default_factory=list)
     refused: int = 0  # individual addresses refused while the message went to the others
 
@@ -80,9 +83,16 @@ class RunReport:
                 + (" interrupted=yes" if self.interrupted else ""))
 
 
-def _chunks(seq: Sequence[Batch], size: int) -> Iterator[Sequence[Batch]]:
-    for start in range(0, len(seq), size):
-        yield seq[start:start + size]
+def _chunks(seq: Sequence[Batch], size: int, first: int) -> Iterator[Sequence[Batch]]:
+    """``first`` batches, then four times more each time up to ``size``. The next chunk is
+    claimed while this one is sent, so each claim must take less time than sending the chunk
+    before it; a small first chunk also gets the connections busy sooner."""
+    step = min(first, size)
+    start = 0
+    while start < len(seq):
+        yield seq[start:start + step]
+        start += step
+        step = min(step * 4, size)
 
 
 def send_due(settings: Settings, catalog: Catalog, offices: Sequence[Office], now: datetime, *,
@@ -161,6 +171,10 @@ def _planned(batch: Batch, items: Sequence[Any], status: str) -> Planned:
 
 
 class _Run:
+    """One run's state. Ledger work goes to one thread, in order, while the event loop composes
+    and the connections send: the next chunk is claimed while the current one is sent, marks are
+    written as results arrive, and the final release waits for every claim and mark before it."""
+
     def __init__(self, settings: Settings, catalog: Catalog, offices: Sequence[Office],
                  now: datetime, ledger: Ledger, transport: Transport,
                  stop: threading.Event | None,
@@ -173,9 +187,15 @@ class _Run:
         self.progress = progress
         self.marks: list[Mark] = []
         self.claimed: set[Key] = set()
+        self.outcome: dict[Key, str] = {}  # what this run did with the keys it claimed
+        self.seen: set[Key] = set()  # keys of the chunks claimed so far (ours or not)
+        self.elsewhere: list[Key] = []  # seen, not ours, not final: busy or pending at the end
         self.stopping = False
+        self.retired = False
         self.done = 0
         self.total = 0
+        self._db_thread: ThreadPoolExecutor | None = None
+        self._db_calls: list[asyncio.Future[Any]] = []
 
     def _stop_requested(self) -> bool:
         if self.thread_stop is not None and self.thread_stop.is_set():
@@ -186,6 +206,19 @@ class _Run:
         if not self.stopping:
             log.warning("event=stopping reason=signal")
         self.stopping = True
+
+    def _db(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        """Run ``fn`` on the run's single database thread, after every call asked before it."""
+        assert self._db_thread is not None
+        call = asyncio.get_running_loop().run_in_executor(self._db_thread, fn, *args)
+        self._db_calls.append(call)
+        return call
+
+    async def _db_settle(self) -> BaseException | None:
+        """Wait for every database call in flight; returns the first error instead of raising."""
+        calls, self._db_calls = self._db_calls, []
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        return next((r for r in results if isinstance(r, BaseException)), None)
 
     async def execute(self, handle_signals: bool) -> RunReport:
         import signal
@@ -199,80 +232,112 @@ class _Run:
                     installed.append(sig)
                 except (NotImplementedError, RuntimeError):  # not on this platform
                     pass
+        self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
         try:
             await self._execute()
         finally:
+            self._db_thread.shutdown(wait=True)
             for sig in installed:
                 loop.remove_signal_handler(sig)
         return self.report
 
     async def _execute(self) -> None:
         from .compose import Composer
-        from .ledger import PERMANENT, SENT
-        from .reminders import Batch, due_reminders
+        from .reminders import due_reminders
 
         report, ledger = self.report, self.ledger
         run_id = ledger.start_run(self.now)
         batches = due_reminders(self.catalog, self.offices, self.now)
+        report.due = sum(len(b.items) for b in batches)
+        self.total = len(batches)
         # Unsubscribed offices' reminders are recorded (status "unsubscribed", so `log` and
-        # `send-due --dry-run` show them) and never claimed.
-        skip = ledger.unsubscribed_ids()
-        ledger.retire(batches, self.offices, self.now, skip)
-        ledger.register([i for b in batches for i in b.items], skip)
-        before = ledger.statuses([k for b in batches for k in b.keys])
-        report.due = len(before)
-        report.already_sent = sum(1 for s in before.values() if s in (SENT, PERMANENT))
-        todo = [b for b in batches
-                if any(before.get(k) in ("pending", "failed", "claimed") for k in b.keys)]
-        self.total = len(todo)
+        # `send-due --dry-run` show them) and never claimed: ``Ledger.take`` sees to both.
         composer = Composer(self.settings)
         queue: asyncio.Queue[Outgoing | None] = asyncio.Queue(maxsize=4 * self.transport.concurrency)
         workers = [asyncio.create_task(self._worker(queue))
                    for _ in range(max(1, self.transport.concurrency))]
         finished = False
         try:
-            for chunk in _chunks(todo, self.settings.send_batch):
-                if self._stop_requested():
-                    break
-                # Database work runs in a thread so the connections keep sending meanwhile.
-                got = await asyncio.to_thread(ledger.claim, [k for b in chunk for k in b.keys],
-                                              self.token)
-                self.claimed |= got
-                for b in chunk:
-                    items = tuple(i for i in b.items if i.key in got)
-                    if not items:
-                        self._advance()
-                        continue
-                    if self._stop_requested():
-                        break
-                    msg = composer.message(Batch(b.office, items, b.local_now), self.now)
-                    await queue.put(msg)
-                    if any(w.done() for w in workers):
-                        break
-                marks, self.marks = self.marks, []  # taken here, in the loop's thread
-                await asyncio.to_thread(ledger.mark, marks, self.token)
-                if any(w.done() for w in workers):
-                    break
+            await self._feed(batches, composer, queue, workers)
             finished = True
         finally:
-            if not finished or self.stopping:
+            if self.stopping or not finished or any(w.done() for w in workers):
                 # Drop what no connection has taken yet (its claims are released below) and
                 # let in-flight messages finish.
                 while not queue.empty():
                     queue.get_nowait()
-            for _ in workers:
-                await queue.put(None)
+            for w in workers:
+                if not w.done():
+                    await queue.put(None)
             results = await asyncio.gather(*workers, return_exceptions=True)
-            self._flush()
-            ledger.release(self.token)
             for r in results:
                 if isinstance(r, BaseException):
                     log.error("event=worker-crashed error=%s", type(r).__name__)
-            after = ledger.statuses([k for b in batches for k in b.keys])
-            self._summarise(before, after)
+            self._retire(batches)
+            failure = await self._db_settle()  # every claim and mark is in before the release
+            self._flush_marks(now=True)
+            ledger.release(self.token)
+            # Chunks the run stopped before reaching are recorded as due all the same.
+            unreached = [i for b in batches for i in b.items if i.key not in self.seen]
+            if unreached:
+                ledger.register(unreached, ledger.unsubscribed_ids())
+            todo = self.elsewhere + [i.key for i in unreached]
+            after = ledger.statuses(todo) if todo else {}
+            self._summarise(batches, after)
             report.interrupted = self.stopping
             ledger.finish_run(run_id, sent=report.sent, failed=report.failed + report.permanent,
                               pending=report.pending, messages=report.messages, ok=report.ok)
+        if failure is not None:
+            raise failure
+
+    async def _feed(self, batches: Sequence[Batch], composer: Any,
+                    queue: asyncio.Queue[Outgoing | None], workers: list[asyncio.Task[None]]
+                    ) -> None:
+        """Claim chunk after chunk (the next one while this one is sent) and queue its messages."""
+        from .ledger import PERMANENT, SENT, UNSUBSCRIBED
+        from .reminders import Batch
+
+        chunks = _chunks(batches, self.settings.send_batch, first=4 * self.transport.concurrency)
+        chunk = next(chunks, None)
+        taking = self._db(self.ledger.take, _items(chunk), self.token) if chunk else None
+        while chunk is not None and taking is not None:
+            got, others = await taking
+            self.claimed |= got
+            self.seen.update(got, others)
+            for key, status in others.items():
+                if status in (SENT, PERMANENT):
+                    self.report.already_sent += 1
+                elif status == UNSUBSCRIBED:
+                    self.report.unsubscribed += 1  # recorded, never claimed
+                else:
+                    self.elsewhere.append(key)
+            if self._stop_requested():
+                return
+            chunk, current, taking = next(chunks, None), chunk, None
+            for b in current:
+                items = tuple(i for i in b.items if i.key in got)
+                if not items:
+                    self._advance()
+                    continue
+                if self._stop_requested() or any(w.done() for w in workers):
+                    return
+                await queue.put(composer.message(Batch(b.office, items, b.local_now), self.now))
+                if queue.qsize() == 1:
+                    await asyncio.sleep(0)  # a connection was waiting: let it start sending now
+                if taking is None and chunk:  # after the first message: it goes out sooner
+                    taking = self._db(self.ledger.take, _items(chunk), self.token)
+            if taking is None and chunk:
+                taking = self._db(self.ledger.take, _items(chunk), self.token)
+            self._retire(batches)
+            self._flush_marks()
+
+    def _retire(self, batches: Sequence[Batch]) -> None:
+        """Once per run. Rows that can no longer go out are other keys than the due ones, so
+        this runs after the first chunk is queued rather than delay the first messages."""
+        if not self.retired:
+            self.retired = True
+            self._db(lambda: self.ledger.retire(batches, self.offices, self.now,
+                                                self.ledger.unsubscribed_ids()))
 
     def _advance(self) -> None:
         self.done += 1
@@ -286,11 +351,19 @@ class _Run:
                 msg = await queue.get()
                 if msg is None:
                     return
+                if self._stop_requested():
+                    # Never sent: its claims are given back at the end. The worker keeps
+                    # taking from the queue until told to finish, so the feeder never blocks.
+                    continue
                 result = await session.send(msg)
                 self._record(msg, result)
                 if result.fatal:
+                    if not self.report.stopped:
+                        self.report.stopped = result.stop_reason or result.error or result.status
+                        log.error("event=stopping reason=%r", self.report.stopped)
                     self.stopping = True
-                    return
+                if len(self.marks) >= _MARK_EVERY:
+                    self._flush_marks()
         finally:
             await session.close()
 
@@ -300,50 +373,76 @@ class _Run:
         self.marks.append(Mark(keys=msg.keys, status=result.status, message_id=msg.message_id,
                                reply=result.reply, refused=result.refused or None,
                                error=result.error))
-        fields = (f"office={msg.office_id} reminders={len(msg.keys)} "
-                  f"message_id={msg.message_id}")
+        for key in msg.keys:
+            self.outcome[key] = result.status
         if result.status == SENT:
             self.report.messages += 1
-            self.report.refused += len(result.refused)
-            log.debug("event=sent %s reply=%r", fields, result.reply)
-            for addr, why in result.refused.items():
-                log.warning("event=recipient-refused %s address=%s reply=%r", fields, addr, why)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("event=sent %s reply=%r", _fields(msg), result.reply)
+            if result.refused:
+                self.report.refused += len(result.refused)
+                for addr, why in result.refused.items():
+                    log.warning("event=recipient-refused %s address=%s reply=%r", _fields(msg),
+                                addr, why)
         else:
-            log.warning("event=%s %s error=%r", result.status, fields, result.error)
+            log.warning("event=%s %s error=%r", result.status, _fields(msg), result.error)
         self._advance()
 
-    def _flush(self) -> None:
+    def _flush_marks(self, *, now: bool = False) -> None:
+        """Write the outcomes gathered so far: in the database thread, or ``now`` in this one."""
         marks, self.marks = self.marks, []
-        self.ledger.mark(marks, self.token)
+        if not marks:
+            return
+        if now:
+            self.ledger.mark(marks, self.token)
+        else:
+            self._db(self.ledger.mark, marks, self.token)
 
-    def _summarise(self, before: dict[Key, str], after: dict[Key, str]) -> None:
+    def _summarise(self, batches: Sequence[Batch], after: dict[Key, str]) -> None:
         from .ledger import CLAIMED, FAILED, PERMANENT, SENT, UNSUBSCRIBED
 
         r = self.report
-        for key, status in after.items():
-            if key not in self.claimed:
-                if before.get(key) in (SENT, PERMANENT):
+        elsewhere = set(self.elsewhere)
+        for b in batches:
+            for key in b.keys:
+                if key in self.claimed:
+                    status = self.outcome.get(key)
+                    if status == SENT:
+                        r.sent += 1
+                    elif status == PERMANENT:
+                        r.permanent += 1
+                        r.problems.append(f"refused for good: {_describe(key)}")
+                    elif status == FAILED:
+                        r.failed += 1
+                        r.pending += 1
+                        r.problems.append(f"failed, retried next run: {_describe(key)}")
+                    else:  # claimed but never sent (interrupted): released
+                        r.pending += 1
+                        r.problems.append(f"not attempted, pending: {_describe(key)}")
                     continue
+                if key in self.seen and key not in elsewhere:
+                    continue  # settled when claimed: sent before, or unsubscribed (counted then)
+                status = after.get(key)
                 if status == UNSUBSCRIBED:
                     r.unsubscribed += 1
-                    continue
-                if status in (SENT, CLAIMED, PERMANENT):
-                    r.busy += 1  # another run took it
+                elif key not in self.seen and status in (SENT, PERMANENT):
+                    r.already_sent += 1  # in a chunk this run stopped before reaching
+                elif status in (SENT, CLAIMED, PERMANENT):
+                    r.busy += 1  # another run has it
                 else:
                     r.pending += 1
                     r.problems.append(f"not attempted, pending: {_describe(key)}")
-            elif status == SENT:
-                r.sent += 1
-            elif status == PERMANENT:
-                r.permanent += 1
-                r.problems.append(f"refused for good: {_describe(key)}")
-            elif status == FAILED:
-                r.failed += 1
-                r.pending += 1
-                r.problems.append(f"failed, retried next run: {_describe(key)}")
-            else:  # released after an interruption
-                r.pending += 1
-                r.problems.append(f"not attempted, pending: {_describe(key)}")
+
+
+_MARK_EVERY = 64  # outcomes written per database transaction while sending
+
+
+def _items(chunk: Sequence[Batch] | None) -> list[Any]:
+    return [i for b in chunk or () for i in b.items]
+
+
+def _fields(msg: Outgoing) -> str:
+    return f"office={msg.office_id} reminders={len(msg.keys)} message_id={msg.message_id}"
 
 
 def _describe(key: Key) -> str:
@@ -384,6 +483,8 @@ def cmd_send_due(args: Any, settings: Settings) -> int:
         finish()
     if report.sent or report.failed or report.permanent or report.pending or report.interrupted:
         log.info("event=run-finished transport=%r %s", report.transport, report.summary())
+    if report.stopped:
+        print(f"stopped early: {report.stopped}", file=sys.stderr)
     if not report.ok:
         print(f"not delivered: {report.pending} pending, {report.permanent} refused for good "
               f"({report.failed} failed and will be retried on the next run)", file=sys.stderr)

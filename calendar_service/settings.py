@@ -43,6 +43,7 @@ class Settings:
     smtp_concurrency: int = 4
     smtp_retries: int = 3
     smtp_retry_delay: float = 2.0
+    smtp_max_consecutive_failures: int = 10
     base_url: str = "http://localhost:8000"
     uid_domain: str = "calendar-service.conago.example"
     unsubscribe: str = "mailto:dias-internacionales@example.org?subject=baja"
@@ -85,7 +86,7 @@ def redact_url(url: str) -> str:
 
 _NUMERIC = {"smtp_timeout": float, "smtp_concurrency": int, "smtp_retries": int, "port": int,
             "sweep_minutes": int, "smtp_retry_delay": float, "claim_timeout": float,
-            "send_batch": int}
+            "send_batch": int, "smtp_max_consecutive_failures": int}
 
 
 def load_settings(options: Mapping[str, Any] | None = None,

@@ -64,6 +64,24 @@ def test_a_stale_claim_is_reclaimable_after_the_timeout(db_url, mail_env) -> Non
         assert led.claim(keys, "again") == set()  # sent is final
 
 
+def test_take_registers_new_reminders_already_claimed_and_claims_known_ones(db_url, mail_env) -> None:  # noqa: F811
+    items = dues(mail_env)
+    keys = [i.key for i in items]
+    with Ledger(db_url) as one, Ledger(db_url) as two:
+        one.register(items[:1])
+        got, others = one.take(items, "run-1")  # three new rows and one known pending row
+        assert got == set(keys) and others == {}
+        assert set(one.statuses(keys).values()) == {CLAIMED}
+        assert two.take(items, "run-2") == (set(), {k: CLAIMED for k in keys})
+        one.mark([Mark((keys[0],), SENT, "<a@x>", "250 OK"),
+                  Mark(tuple(keys[1:]), FAILED, error="451 later")], "run-1")
+        got, others = two.take(items, "run-2")  # failed rows are claimable again, sent is final
+        assert got == set(keys[1:]) and others == {keys[0]: SENT}
+        assert {e.attempts for e in two.entries(statuses=[CLAIMED])} == {2}
+        assert two.release("run-2") == len(keys) - 1
+        assert {e.attempts for e in two.entries(statuses=[PENDING])} == {1}
+
+
 def test_failed_rows_are_claimable_again_and_release_restores_pending(db_url, mail_env) -> None:  # noqa: F811
     items = dues(mail_env)
     keys = [i.key for i in items]

@@ -17,6 +17,7 @@ import pytest
 from conftest import ROOT, write
 from mailtest import (  # noqa: F401
     FULL_DAYS,
+    Recorder,
     at,
     free_port,
     mail_env,
@@ -27,8 +28,10 @@ from mailtest import (  # noqa: F401
 )
 
 from calendar_service.ledger import CLAIMED, FAILED, PENDING, PERMANENT, SENT, Ledger
+from calendar_service.loader import load_all
 from calendar_service.reminders import due_reminders
 from calendar_service.sending import send_due
+from calendar_service.settings import load_settings
 
 NOW = at("2027-03-18T09:00:00-05:00")  # 09:00 in Cancun: quintana-roo's lead 3 for 21 March
 
@@ -152,6 +155,76 @@ def test_4xx_beyond_the_retries_fails_and_the_next_run_retries(mail_env, smtp_se
         assert {e.error for e in led.entries()} == {"451 4.3.0 try again later"}
     second = send_due(s, mail_env["catalog"], mail_env["offices"][1:2], NOW, sleep=no_sleep)
     assert second.ok and second.sent == 4 and len(handler.messages) == 1
+
+
+class AlwaysBusy(Recorder):
+    """A relay that answers 451 to every message it is given."""
+
+    attempts: int = 0
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        self.attempts += 1
+        return "451 4.3.0 try again later"
+
+
+def test_persistent_4xx_stops_the_run_and_leaves_the_rest_pending(tmp_path) -> None:
+    from aiosmtpd.controller import Controller
+
+    handler = AlwaysBusy()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        days = write(tmp_path, "days.yaml", FULL_DAYS)
+        offices_file = write(tmp_path, "offices.yaml", many_offices(30))
+        settings = load_settings({"days": str(days), "offices": str(offices_file),
+                                  "data_dir": str(tmp_path / "data"),
+                                  "templates": str(ROOT / "templates")}, environ={})
+        catalog, offices = load_all(days, offices_file)
+        s = replace(settings, smtp_url=f"smtp://127.0.0.1:{port}", smtp_concurrency=2,
+                    smtp_retries=3, smtp_max_consecutive_failures=5)
+        no_sleep.calls.clear()
+        report = send_due(s, catalog, offices, NOW, sleep=no_sleep)
+    finally:
+        controller.stop()
+    assert report.exit_code == 1 and report.interrupted and report.sent == 0
+    assert "5 temporary failures in a row" in report.stopped
+    assert "451 4.3.0 try again later" in report.stopped
+    # Five failures trip it; a connection already waiting for its reply may add one.
+    assert 5 <= handler.attempts <= 6 and len(no_sleep.calls) < handler.attempts
+    with Ledger(s.database_url) as led:
+        counts = led.counts()
+    assert CLAIMED not in counts  # the claims it did not use were given back
+    assert counts.get(FAILED, 0) <= 3 * 2  # at most the two messages that were attempted
+    assert counts[PENDING] + counts.get(FAILED, 0) == 90 == report.pending
+    assert any("not attempted, pending" in p for p in report.problems)
+
+
+def test_send_due_says_why_it_stopped_on_persistent_4xx(tmp_path) -> None:
+    from aiosmtpd.controller import Controller
+
+    handler = AlwaysBusy()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        days = write(tmp_path, "days.yaml", FULL_DAYS)
+        offices = write(tmp_path, "offices.yaml", many_offices(10))
+        env = {"CALENDAR_SERVICE_DAYS": str(days), "CALENDAR_SERVICE_OFFICES": str(offices),
+               "CALENDAR_SERVICE_DATA_DIR": str(tmp_path / "data"),
+               "CALENDAR_SERVICE_SMTP_URL": f"smtp://127.0.0.1:{port}",
+               "CALENDAR_SERVICE_SMTP_CONCURRENCY": "1",
+               "CALENDAR_SERVICE_SMTP_RETRY_DELAY": "0.001",
+               "CALENDAR_SERVICE_SMTP_MAX_CONSECUTIVE_FAILURES": "3"}
+        proc = cli("send-due", "--now", "2027-03-18T09:00:00-05:00", env=env)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        controller.stop()
+    assert proc.returncode == 1, err
+    assert "stopped early: SMTP smtp://127.0.0.1" in err
+    assert "3 temporary failures in a row (last: 451 4.3.0 try again later)" in err
+    assert "CALENDAR_SERVICE_SMTP_MAX_CONSECUTIVE_FAILURES" in err
+    assert handler.attempts == 3
 
 
 def test_5xx_is_recorded_as_a_permanent_failure(mail_env, smtp_server) -> None:  # noqa: F811
