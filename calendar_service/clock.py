@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -25,10 +25,10 @@ class OffsetClock:
     with a scheduler that still ticks (and tests need no real sleeps to reach a send time)."""
 
     start: datetime
-    _origin: float = field(default_factory=time.monotonic)
+    _origin: float = field(default_factory=monotonic)
 
     def now(self) -> datetime:
-        return self.start + timedelta(seconds=time.monotonic() - self._origin)
+        return self.start + timedelta(seconds=monotonic() - self._origin)
 
 
 @dataclass
@@ -42,3 +42,28 @@ class FixedClock:
 
     def advance(self, delta: timedelta) -> None:
         self.current += delta
+
+
+def now_from(args: Any, *, today_at: time | None = None) -> datetime:
+    """The instant a command runs as: --now, else --today, else the real clock.
+
+    --today D is D at the current time of day (UTC), so ``send-due --today`` replays that day as
+    it unfolds; publishing commands pass ``today_at=time(0, 0)`` because the timestamps they
+    write into feeds must not depend on the hour a replay happened to run.
+    """
+    if getattr(args, "now", None):
+        return args.now  # type: ignore[no-any-return]
+    real = datetime.now(UTC)
+    if getattr(args, "today", None):
+        at = real.timetz() if today_at is None else today_at.replace(tzinfo=UTC)
+        return datetime.combine(args.today, at)
+    return real
+
+
+def today_from(args: Any) -> date:
+    """--today, else the date of --now, else the machine's local date (set TZ where it runs)."""
+    if getattr(args, "today", None):
+        return args.today  # type: ignore[no-any-return]
+    if getattr(args, "now", None):
+        return args.now.date()  # type: ignore[no-any-return]
+    return datetime.now().date()

@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 
 from .errors import DataError, Problem
 from .settings import Settings
-
-
-def today_from(args: argparse.Namespace) -> date:
-    """--today, else the date of --now, else the machine's local date."""
-    if getattr(args, "today", None):
-        return args.today  # type: ignore[no-any-return]
-    if getattr(args, "now", None):
-        return args.now.date()  # type: ignore[no-any-return]
-    return datetime.now().date()
 
 
 def check(args: argparse.Namespace, settings: Settings) -> int:
@@ -53,6 +44,8 @@ def upcoming(args: argparse.Namespace, settings: Settings) -> int:
         if unknown:
             raise DataError([Problem("--theme", None, "", f"unknown theme {t!r}; known: "
                                      f"{', '.join(catalog.themes)}") for t in unknown])
+    from .clock import today_from
+
     start = today_from(args)
     days = [d for d in catalog.days if not args.theme or d.theme_ids() & set(args.theme)]
     found = occurrences(days, start, start + timedelta(days=args.ahead))

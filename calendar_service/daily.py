@@ -20,10 +20,9 @@ log = logging.getLogger("calendar_service.daily")
 def cmd_daily(args: argparse.Namespace, settings: Settings) -> int:
     import os
 
-    from .commands import today_from
+    from .clock import now_from, today_from
     from .lock import LockBusy, run_lock
     from .logs import configure_logging
-    from .sending import now_from
 
     configure_logging(settings)
     talk = not args.quiet and sys.stdout.isatty()

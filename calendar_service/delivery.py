@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import ssl
-import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from .compose import Outgoing
 from .errors import ConfigError
+from .files import atomic_write
 from .ledger import FAILED, PERMANENT, SENT
 from .settings import Settings, redact_url
 
@@ -81,7 +80,7 @@ class OutboxSession:
 
     async def send(self, msg: Outgoing) -> Result:
         try:
-            path = write_atomically(self.folder, outbox_name(msg.message_id), msg.data)
+            path = atomic_write(self.folder / outbox_name(msg.message_id), msg.data, durable=True)
         except OSError as exc:
             return Result(FAILED, error=f"cannot write to {self.folder}: {exc.strerror}",
                           fatal=True)
@@ -89,22 +88,6 @@ class OutboxSession:
 
     async def close(self) -> None:
         return None
-
-
-def write_atomically(folder: Path, name: str, data: bytes) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / name
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".eml", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
 
 
 # -- SMTP ------------------------------------------------------------------------------------

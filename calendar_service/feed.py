@@ -14,7 +14,7 @@ import hashlib
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -173,9 +173,9 @@ def _event(occ: Occurrence, spec: FeedSpec, rev: Revision, publication: Publicat
 
 def cmd_feed(args: argparse.Namespace, settings: Settings) -> int:
     """``calendar-service feed``: write one feed to a file or to standard output."""
-    from .commands import today_from
+    from .clock import now_from, today_from
+    from .files import atomic_write
     from .loader import load_days
-    from .publish import atomic_write, now_from
     from .state import load_state, save_state
 
     catalog = load_days(settings.days)
@@ -184,12 +184,15 @@ def cmd_feed(args: argparse.Namespace, settings: Settings) -> int:
     renderer = Renderer(settings.templates)
     publication = Publication.from_settings(settings)
     state = revise_days(load_state(settings.data_dir), catalog, publication, renderer,
-                        now_from(args))
+                        now_from(args, today_at=time(0, 0)))
     body = build_feed(catalog, spec, today=today_from(args), revisions=state.days,
                       publication=publication, renderer=renderer)
     save_state(settings.data_dir, state)
     if args.output and args.output != "-":
-        atomic_write(Path(args.output), body)
+        try:
+            atomic_write(Path(args.output), body)
+        except OSError as exc:
+            raise ConfigError(f"{args.output}: cannot write ({exc.strerror})") from None
     else:
         sys.stdout.buffer.write(body)
         sys.stdout.flush()

@@ -13,7 +13,7 @@ from .settings import Settings
 
 
 def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
-    from .commands import today_from
+    from .clock import today_from
     from .compose import Composer
     from .loader import MAX_LEAD_DAYS, load_all
     from .occurrences import next_occurrence

@@ -173,8 +173,8 @@ class Runtime:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from .clock import now_from
     from .logs import configure_logging
-    from .sending import now_from
     from .web import create_app
 
     configure_logging(settings, also=("uvicorn", "apscheduler"))

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .model import Catalog, Office
@@ -453,19 +453,10 @@ def _describe(key: Key) -> str:
 # -- CLI -------------------------------------------------------------------------------------
 
 
-def now_from(args: Any) -> datetime:
-    """--now, else --today at the current time of day (UTC), else the real clock."""
-    if getattr(args, "now", None):
-        return args.now  # type: ignore[no-any-return]
-    real = datetime.now(UTC)
-    if getattr(args, "today", None):
-        return datetime.combine(args.today, real.timetz())
-    return real
-
-
 def cmd_send_due(args: Any, settings: Settings) -> int:
     import sys
 
+    from .clock import now_from
     from .loader import load_all
     from .logs import configure_logging
 

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -288,12 +288,12 @@ def write_site(site: Site, target: Path) -> int:
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     """``calendar-service build [DIR]``: write the public site as static files."""
-    from .commands import today_from
+    from .clock import now_from, today_from
     from .loader import load_days
-    from .publish import now_from
 
     catalog = load_days(settings.days)
-    site = prepare_site(catalog, settings, today=today_from(args), now=now_from(args))
+    site = prepare_site(catalog, settings, today=today_from(args),
+                        now=now_from(args, today_at=time(0, 0)))
     target = Path(args.dir) if args.dir else settings.site_dir
     count = write_site(site, target)
     print(f"{target}: {count} files ({sum(1 for p in site.resources if p.endswith('.ics'))} "

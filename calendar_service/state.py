@@ -10,14 +10,13 @@ the only file access.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import ConfigError
+from .files import atomic_write
 
 STATE_FILE = "feed-state.json"
 STATE_VERSION = 1
@@ -107,11 +106,7 @@ def save_state(data_dir: Path, state: PublishState) -> None:
     except (OSError, ValueError):
         pass
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".feed-state-", dir=data_dir)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        atomic_write(path, text.encode("utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot write the state file ({exc.strerror}); check "
                           "--data-dir / CALENDAR_SERVICE_DATA_DIR") from None
