@@ -5,8 +5,12 @@ time zones, settings in a temporary folder, a real aiosmtpd server, and PostgreS
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
+import subprocess
+import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -207,18 +211,70 @@ class Recorder:
         return "250 OK queued"
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[Recorder, int]]:
+@contextlib.contextmanager
+def serving(handler: Any) -> Iterator[int]:
+    """An aiosmtpd server for ``handler`` on an ephemeral loopback port."""
     from aiosmtpd.controller import Controller
 
-    handler = Recorder()
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield handler, port
+        yield port
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Recorder, int]]:
+    handler = Recorder()
+    with serving(handler) as port:
+        yield handler, port
+
+
+@dataclass
+class Gate:
+    """Holds the SMTP server's first DATA until the test lets it go."""
+
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+def hold_first_data(handler: Recorder, reply_when_released: str | None = None) -> Gate:
+    """Make ``handler`` keep the first DATA waiting on a gate (a client mid-send), then answer it
+    with ``reply_when_released`` (or accept it as usual)."""
+    gate = Gate()
+    original = handler.handle_DATA
+
+    async def held(server: Any, session: Any, envelope: Any) -> str:
+        if not gate.release.is_set():
+            gate.arrived.set()
+            while not gate.release.is_set():
+                await asyncio.sleep(0.01)
+            if reply_when_released is not None:
+                return reply_when_released
+        return await original(server, session, envelope)
+
+    handler.handle_DATA = held  # type: ignore[method-assign]
+    return gate
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    """``calendar-service`` as a real process, with the test's settings and no debug switches."""
+    full = {**os.environ, "NO_COLOR": "1", **env}
+    for key in ("CALENDAR_SERVICE_DEBUG", "CALENDAR_SERVICE_LOG_LEVEL"):
+        full.pop(key, None)
+    return subprocess.Popen([sys.executable, "-m", "calendar_service", *args], env=full,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The ledger on a SQLite file, and again on a fresh PostgreSQL schema when reachable."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    else:
+        yield from postgres_url_or_skip()
 
 
 def make_cert(folder: Path) -> tuple[Path, Path]:

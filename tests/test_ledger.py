@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from mailtest import at, mail_env, postgres_url_or_skip  # noqa: F401
+from mailtest import at, db_url, mail_env, postgres_url_or_skip  # noqa: F401
 
 from calendar_service.errors import ConfigError
 from calendar_service.ledger import CLAIMED, FAILED, PENDING, SENT, Ledger, Mark
 from calendar_service.reminders import due_reminders
 
 NOW = at("2027-03-18T09:00:00-05:00")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
-    else:
-        yield from postgres_url_or_skip()
 
 
 class Clock:
@@ -111,7 +102,7 @@ def test_refusals_and_replies_are_recorded(db_url, mail_env) -> None:  # noqa: F
         assert entry.message_id == "<m@x>" and entry.sent_at is not None
 
 
-def test_runs_are_recorded_for_the_scheduler(db_url) -> None:
+def test_runs_are_recorded_for_the_scheduler(db_url) -> None:  # noqa: F811
     with Ledger(db_url) as led:
         assert led.last_run() is None and led.pending_count() == 0
         first = led.start_run(NOW)

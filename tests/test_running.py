@@ -10,10 +10,8 @@ import email
 import email.policy
 import email.utils
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -22,20 +20,21 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import MINIMAL_DAYS, ROOT, write
-from mailtest import FULL_DAYS, OFFICES, free_port, many_offices, postgres_url_or_skip, smtp_server  # noqa: F401
+from conftest import MINIMAL_DAYS, write
+from mailtest import (  # noqa: F401
+    FULL_DAYS,
+    OFFICES,
+    cli,
+    free_port,
+    hold_first_data,
+    many_offices,
+    postgres_url_or_skip,
+    smtp_server,
+)
 
 from calendar_service.ledger import CLAIMED, SENT, Ledger
 
 NOW = "2027-03-18T15:00:00Z"  # 09:00 in Mexico City, 10:00 in Cancún, 08:00 in Tijuana
-
-
-def cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    full = {**os.environ, "NO_COLOR": "1", **env}
-    for key in ("CALENDAR_SERVICE_DEBUG", "CALENDAR_SERVICE_LOG_LEVEL"):
-        full.pop(key, None)
-    return subprocess.Popen([sys.executable, "-m", "calendar_service", *args], env=full,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
 
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -209,21 +208,8 @@ def test_serve_sends_what_is_due_at_start_and_reports_it_in_healthz(
 
 
 def test_sigterm_during_a_serve_batch_loses_nothing(tmp_path: Path, smtp_server: Any) -> None:  # noqa: F811
-    import asyncio
-    import threading
-
     handler, port = smtp_server
-    arrived, release = threading.Event(), threading.Event()
-    original = handler.handle_DATA
-
-    async def held(server, session, envelope):  # type: ignore[no-untyped-def]
-        if not release.is_set():
-            arrived.set()
-            while not release.is_set():
-                await asyncio.sleep(0.01)
-        return await original(server, session, envelope)
-
-    handler.handle_DATA = held
+    gate = hold_first_data(handler)
     days = write(tmp_path, "days.yaml", FULL_DAYS)
     offices = write(tmp_path, "offices.yaml", many_offices(30))
     env = {"CALENDAR_SERVICE_DAYS": str(days), "CALENDAR_SERVICE_OFFICES": str(offices),
@@ -232,10 +218,10 @@ def test_sigterm_during_a_serve_batch_loses_nothing(tmp_path: Path, smtp_server:
            "CALENDAR_SERVICE_SMTP_CONCURRENCY": "1", "CALENDAR_SERVICE_SEND_BATCH": "10"}
     server = Server(env, "--now", NOW)
     try:
-        assert arrived.wait(60), "the start-up sweep never reached the SMTP server"
+        assert gate.arrived.wait(60), "the start-up sweep never reached the SMTP server"
         server.proc.send_signal(signal.SIGTERM)
         time.sleep(0.2)  # let the signal land while the message is in flight (not a clock wait)
-        release.set()
+        gate.release.set()
     finally:
         code, err = server.stop()
     assert code == 0, err

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import subprocess
-import sys
-import threading
 import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 from conftest import ROOT, write
 from mailtest import (  # noqa: F401
     FULL_DAYS,
     Recorder,
     at,
+    cli,
+    db_url,
     free_port,
+    hold_first_data,
     mail_env,
     many_offices,
     no_sleep,
-    postgres_url_or_skip,
+    serving,
     smtp_server,
 )
 
@@ -168,13 +165,8 @@ class AlwaysBusy(Recorder):
 
 
 def test_persistent_4xx_stops_the_run_and_leaves_the_rest_pending(tmp_path) -> None:
-    from aiosmtpd.controller import Controller
-
     handler = AlwaysBusy()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with serving(handler) as port:
         days = write(tmp_path, "days.yaml", FULL_DAYS)
         offices_file = write(tmp_path, "offices.yaml", many_offices(30))
         settings = load_settings({"days": str(days), "offices": str(offices_file),
@@ -185,8 +177,6 @@ def test_persistent_4xx_stops_the_run_and_leaves_the_rest_pending(tmp_path) -> N
                     smtp_retries=3, smtp_max_consecutive_failures=5)
         no_sleep.calls.clear()
         report = send_due(s, catalog, offices, NOW, sleep=no_sleep)
-    finally:
-        controller.stop()
     assert report.exit_code == 1 and report.interrupted and report.sent == 0
     assert "5 temporary failures in a row" in report.stopped
     assert "451 4.3.0 try again later" in report.stopped
@@ -201,13 +191,8 @@ def test_persistent_4xx_stops_the_run_and_leaves_the_rest_pending(tmp_path) -> N
 
 
 def test_send_due_says_why_it_stopped_on_persistent_4xx(tmp_path) -> None:
-    from aiosmtpd.controller import Controller
-
     handler = AlwaysBusy()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with serving(handler) as port:
         days = write(tmp_path, "days.yaml", FULL_DAYS)
         offices = write(tmp_path, "offices.yaml", many_offices(10))
         env = {"CALENDAR_SERVICE_DAYS": str(days), "CALENDAR_SERVICE_OFFICES": str(offices),
@@ -218,8 +203,6 @@ def test_send_due_says_why_it_stopped_on_persistent_4xx(tmp_path) -> None:
                "CALENDAR_SERVICE_SMTP_MAX_CONSECUTIVE_FAILURES": "3"}
         proc = cli("send-due", "--now", "2027-03-18T09:00:00-05:00", env=env)
         _, err = proc.communicate(timeout=60)
-    finally:
-        controller.stop()
     assert proc.returncode == 1, err
     assert "stopped early: SMTP smtp://127.0.0.1" in err
     assert "3 temporary failures in a row (last: 451 4.3.0 try again later)" in err
@@ -340,21 +323,6 @@ def test_implicit_tls(mail_env, tmp_path) -> None:  # noqa: F811
 # -- real processes -------------------------------------------------------------------------------
 
 
-def cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    full = {**os.environ, "NO_COLOR": "1", **env}
-    full.pop("CALENDAR_SERVICE_DEBUG", None)
-    return subprocess.Popen([sys.executable, "-m", "calendar_service", *args], env=full,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
-    else:
-        yield from postgres_url_or_skip()
-
-
 def test_two_processes_at_once_send_each_reminder_once(tmp_path, smtp_server, db_url) -> None:  # noqa: F811
     handler, port = smtp_server
     days = write(tmp_path, "days.yaml", FULL_DAYS)
@@ -376,27 +344,9 @@ def test_two_processes_at_once_send_each_reminder_once(tmp_path, smtp_server, db
         assert led.counts() == {SENT: 360}
 
 
-class Gate:
-    """Holds the SMTP server's first DATA until the test lets it go."""
-
-    def __init__(self) -> None:
-        self.arrived = threading.Event()
-        self.release = threading.Event()
-
-
 def test_sigterm_during_a_batch_loses_nothing(tmp_path, smtp_server) -> None:  # noqa: F811
     handler, port = smtp_server
-    gate = Gate()
-    original = handler.handle_DATA
-
-    async def slow_data(server, session, envelope):  # type: ignore[no-untyped-def]
-        if not gate.release.is_set():
-            gate.arrived.set()
-            while not gate.release.is_set():
-                await asyncio.sleep(0.01)
-        return await original(server, session, envelope)
-
-    handler.handle_DATA = slow_data  # type: ignore[method-assign]
+    gate = hold_first_data(handler)
     days = write(tmp_path, "days.yaml", FULL_DAYS)
     offices = write(tmp_path, "offices.yaml", many_offices(30))
     env = {"CALENDAR_SERVICE_DAYS": str(days), "CALENDAR_SERVICE_OFFICES": str(offices),
@@ -425,18 +375,7 @@ def test_sigterm_during_a_batch_loses_nothing(tmp_path, smtp_server) -> None:  #
 
 def test_killed_process_claims_go_stale_and_are_sent_by_the_next_run(tmp_path, smtp_server) -> None:  # noqa: F811
     handler, port = smtp_server
-    gate = Gate()
-    original = handler.handle_DATA
-
-    async def stuck(server, session, envelope):  # type: ignore[no-untyped-def]
-        if not gate.release.is_set():
-            gate.arrived.set()
-            while not gate.release.is_set():
-                await asyncio.sleep(0.01)
-            return "451 4.4.2 connection lost"  # the killed client never sees a reply
-        return await original(server, session, envelope)
-
-    handler.handle_DATA = stuck  # type: ignore[method-assign]
+    gate = hold_first_data(handler, "451 4.4.2 connection lost")  # the killed client never sees it
     days = write(tmp_path, "days.yaml", FULL_DAYS)
     offices = write(tmp_path, "offices.yaml", many_offices(5))
     env = {"CALENDAR_SERVICE_DAYS": str(days), "CALENDAR_SERVICE_OFFICES": str(offices),
