@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -209,6 +210,12 @@ class Recorder:
             return self.data_replies.pop(0)
         self.messages.append(envelope)
         return "250 OK queued"
+
+
+def message_ids(handler: Recorder) -> Counter[bytes]:
+    """How many times the server accepted each Message-ID (each must be 1: sent once)."""
+    return Counter(e.original_content.split(b"Message-ID: ")[1].split(b"\r\n")[0]
+                   for e in handler.messages)
 
 
 @contextlib.contextmanager

@@ -28,6 +28,7 @@ from mailtest import (  # noqa: F401
     free_port,
     hold_first_data,
     many_offices,
+    message_ids,
     postgres_url_or_skip,
     smtp_server,
 )
@@ -138,8 +139,7 @@ def test_two_cron_hosts_on_one_postgresql_ledger_send_each_reminder_once(
     for p in procs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
-    ids = Counter(e.original_content.split(b"Message-ID: ")[1].split(b"\r\n")[0]
-                  for e in handler.messages)
+    ids = message_ids(handler)
     assert len(ids) == 80 and set(ids.values()) == {1}
 
 
@@ -254,8 +254,7 @@ def test_two_serve_instances_on_one_postgresql_ledger_send_each_reminder_once(
         for s in servers:
             code, err = s.stop()
             assert code == 0, err
-    ids = Counter(e.original_content.split(b"Message-ID: ")[1].split(b"\r\n")[0]
-                  for e in handler.messages)
+    ids = message_ids(handler)
     assert len(ids) == 60 and set(ids.values()) == {1}
     with Ledger(pg_url) as led:
         assert set(led.counts()) == {SENT}

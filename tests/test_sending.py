@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import time
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from mailtest import (  # noqa: F401
     hold_first_data,
     mail_env,
     many_offices,
+    message_ids,
     no_sleep,
     serving,
     smtp_server,
@@ -337,8 +337,7 @@ def test_two_processes_at_once_send_each_reminder_once(tmp_path, smtp_server, db
     for p, (_, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
         print(err)  # each run's summary (sent=, busy=) shows how the work was shared
-    ids = Counter(e.original_content.split(b"Message-ID: ")[1].split(b"\r\n")[0]
-                  for e in handler.messages)
+    ids = message_ids(handler)
     assert len(ids) == 120 and set(ids.values()) == {1}
     with Ledger(db_url) as led:
         assert led.counts() == {SENT: 360}

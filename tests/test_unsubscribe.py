@@ -12,13 +12,12 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from email import policy
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from conftest import ROOT
-from mailtest import at, mail_env, postgres_url_or_skip  # noqa: F401
+from mailtest import at, db_url, mail_env, postgres_url_or_skip  # noqa: F401
 from webtools import serving
 
 from calendar_service.clock import FixedClock
@@ -126,15 +125,7 @@ def test_secret_setting_is_read_masked_and_checked() -> None:
 # -- the ledger, on SQLite and PostgreSQL --------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
-    else:
-        yield from postgres_url_or_skip()
-
-
-def test_unsubscribe_is_idempotent_and_resubscribe_undoes_it(db_url: str) -> None:
+def test_unsubscribe_is_idempotent_and_resubscribe_undoes_it(db_url: str) -> None:  # noqa: F811
     clock = FixedClock(at("2027-03-10T12:00:00Z"))
     with Ledger(db_url, clock=clock.now) as ledger:
         first, created = ledger.unsubscribe("quintana-roo", "web")
