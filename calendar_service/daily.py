@@ -42,22 +42,26 @@ def cmd_daily(args: argparse.Namespace, settings: Settings) -> int:
 
 def _run(args: argparse.Namespace, settings: Settings, now, today, talk: bool) -> int:  # type: ignore[no-untyped-def]
     from .loader import load_all
-    from .sending import send_due
+    from .sending import progress_bar, send_due
     from .site import prepare_site, write_site
 
     catalog, offices = load_all(settings.days, settings.offices)
     site = prepare_site(catalog, settings, today=today, now=now)
     files = write_site(site, settings.site_dir)
     log.info("event=site-built files=%d dir=%s", files, settings.site_dir)
-    report = send_due(settings, catalog, offices, now, handle_signals=True)
+    progress, finish = progress_bar() if talk else (None, lambda: None)
+    try:
+        report = send_due(settings, catalog, offices, now, handle_signals=True, progress=progress)
+    finally:
+        finish()
     log.info("event=daily-finished %s", report.summary())
     if talk:
         where = (f"SMTP {redact_url(settings.smtp_url)}" if settings.smtp_url
                  else f"outbox {settings.outbox}")
         print(f"data: {len(catalog.days)} days, {len(offices)} offices")
         print(f"site: {files} files in {settings.site_dir}")
-        print(f"reminders due now: {report.due}; sent {report.sent} in {report.messages} "
-              f"messages to {where}; already sent before: {report.already_sent}")
+        print(f"reminders due: {report.due} ({report.sent} sent now in {report.messages} "
+              f"messages to {where}; {report.already_sent} sent by earlier runs)")
     if report.stopped:
         print(f"stopped early: {report.stopped}", file=sys.stderr)
     if not report.ok:

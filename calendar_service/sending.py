@@ -467,7 +467,7 @@ def cmd_send_due(args: Any, settings: Settings) -> int:
         report = send_due(settings, catalog, offices, now, dry_run=True)
         _print_plan(report)
         return 0
-    progress, finish = _progress_bar()
+    progress, finish = progress_bar()
     try:
         report = send_due(settings, catalog, offices, now, progress=progress, handle_signals=True)
     finally:
@@ -487,7 +487,8 @@ def cmd_send_due(args: Any, settings: Settings) -> int:
     return report.exit_code
 
 
-def _progress_bar() -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+def progress_bar() -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    """A rich progress bar on a terminal (and nothing under cron): (update, finish)."""
     import sys
 
     if not sys.stderr.isatty():
