@@ -186,9 +186,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                      unsubscribe=runtime.unsubscriber)
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
-    print(f"serving {len(runtime.state.site.resources)} files on http://{host}:{port}/ "
-          f"(links point to {settings.base_url}); sweeping every {settings.sweep_minutes} min",
-          flush=True)
+    where = f"http://{host}:{port}/" if port else f"{host} on a free port (uvicorn logs which)"
+    print(f"serving {len(runtime.state.site.resources)} files on {where} (links point to "
+          f"{settings.base_url}); sweeping every {settings.sweep_minutes} min", flush=True)
     uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=args.access_log,
                                   log_config=None, server_header=False)).run()
     return 0
