@@ -19,7 +19,7 @@ from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import unsubscribe
+from . import paths, unsubscribe
 from .errors import DataError, Problem
 from .model import LANGUAGES, Catalog, Day, Office
 from .reminders import Batch, DueReminder
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 TEMPLATE_DIR = "email"
+WORDS_DIR = "words"  # inside TEMPLATE_DIR: one vocabulary per language, WORDS_DIR/LANG.j2
 POST_LIMIT = 280
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 Key = tuple[str, str, str, int]
@@ -51,6 +52,27 @@ def message_id(keys: Iterable[Key], domain: str) -> str:
     """Stable for the same reminders: a resend after a crash carries the same Message-ID."""
     raw = "\n".join(sorted("|".join(str(part) for part in k) for k in keys))
     return f"<{hashlib.sha256(raw.encode()).hexdigest()}@{domain}>"
+
+
+class Vocabulary:
+    """The words of one language: the names ``email/words/LANG.j2`` sets, as attributes.
+
+    A name the file does not set is a jinja undefined that names the file, so a word missing in
+    one language fails (at ``check`` or when rendering) with "words/en.j2 has no word 'x'"
+    rather than an anonymous "TemplateModule object has no attribute 'x'".
+    """
+
+    def __init__(self, file: str, names: dict[str, Any]) -> None:
+        self.__dict__.update(names)
+        self._file = file  # jinja exports no name starting with "_": no word can shadow these
+        self._names = frozenset(names)
+
+    def __getattr__(self, name: str) -> Any:  # only called for names the file does not set
+        import jinja2
+
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return jinja2.StrictUndefined(hint=f"{self._file} has no word {name!r}", name=name)
 
 
 @dataclass(frozen=True)
@@ -186,17 +208,29 @@ class Composer:
         self._inliner: Any = None
         self._folded: dict[tuple[str, str], bytes] = {}
         self._one_click: dict[str, str] = {}
+        self._words: dict[str, Vocabulary] = {}
 
     # -- rendering -------------------------------------------------------------------------
+
+    def words(self, lang: str) -> Vocabulary:
+        """The vocabulary of one language, loaded once (``email/words/LANG.j2``)."""
+        vocabulary = self._words.get(lang)
+        if vocabulary is None:
+            name = f"{WORDS_DIR}/{lang}.j2"
+            module = self.env.get_template(name).module
+            names = {k: v for k, v in vars(module).items() if not k.startswith("_")}
+            vocabulary = self._words[lang] = Vocabulary(name, names)
+        return vocabulary
 
     def context(self, items: Sequence[DueReminder], lang: str) -> dict[str, Any]:
         base = self.settings.base_url.rstrip("/")
         return {
             "lang": lang,
+            "w": self.words(lang),
             "items": [item_context(i, lang) for i in items],
             "catch_up": any(i.catch_up for i in items),
             "same_date": len({i.occurrence.date for i in items}) == 1,
-            "calendar_url": f"{base}/calendar.ics" if lang == "es" else f"{base}/{lang}/calendar.ics",
+            "calendar_url": base + paths.feed(lang),
             "unsubscribe": self.settings.unsubscribe,
             # The link itself is per office, so it is only in the headers; the shared body just
             # says the mail program's unsubscribe button works.
@@ -205,9 +239,9 @@ class Composer:
 
     def render(self, items: Sequence[DueReminder], lang: str) -> Rendered:
         ctx = self.context(items, lang)
-        subject = " ".join(self.env.get_template(f"{lang}/subject.txt").render(ctx).split())
-        text = self.env.get_template(f"{lang}/body.txt").render(ctx)
-        html = self.env.get_template(f"{lang}/body.html").render(ctx, subject=subject)
+        subject = " ".join(self.env.get_template("subject.txt").render(ctx).split())
+        text = self.env.get_template("body.txt").render(ctx)
+        html = self.env.get_template("body.html").render(ctx, subject=subject)
         return Rendered(subject, _tidy_text(text), self._inline(html))
 
     def _inline(self, html: str) -> str:
@@ -242,8 +276,7 @@ class Composer:
         msg.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
         ics = ics_bytes(items, lang, self.settings.uid_domain, stamp)
         msg.add_attachment(ics, maintype="text", subtype="calendar",
-                           filename="dias-internacionales.ics" if lang == "es"
-                           else "international-days.ics",
+                           filename=str(self.words(lang).attachment),
                            params={"method": "PUBLISH"}, cte="base64")
         # Deterministic boundaries: the same content serialises to the same bytes.
         token = hashlib.sha256(repr(key).encode()).hexdigest()[:24]
@@ -416,13 +449,36 @@ def _template_problem(exc: BaseException, root: Path, what: str) -> Problem:
     return Problem(file, line, what, f"{type(exc).__name__}: {exc}")
 
 
+def _vocabulary_problems(composer: Composer, root: Path) -> tuple[list[Problem], set[str]]:
+    """Every vocabulary must load and set every word any other sets (a word only used in a branch
+    the check does not render, such as the one-click sentence, is caught here too). Returns the
+    problems and the languages whose vocabulary is sound."""
+    problems: list[Problem] = []
+    loaded: dict[str, frozenset[str]] = {}
+    for lang in LANGUAGES:
+        try:
+            loaded[lang] = composer.words(lang)._names
+        except Exception as exc:  # missing file, syntax error: located like any template fault
+            problems.append(_template_problem(exc, root, lang))
+    every = frozenset().union(*loaded.values())
+    for lang, names in loaded.items():
+        missing = sorted(every - names)
+        if missing:
+            elsewhere = ", ".join(f"{WORDS_DIR}/{o}.j2" for o, n in loaded.items()
+                                  if o != lang and n & set(missing))
+            problems.append(Problem(str(Path(root) / TEMPLATE_DIR / WORDS_DIR / f"{lang}.j2"), None,
+                                    lang, f"missing word{'s' if len(missing) > 1 else ''} "
+                                    f"{', '.join(missing)} (set in {elsewhere})"))
+    return problems, {lang for lang, names in loaded.items() if names == every}
+
+
 def check_templates(catalog: Catalog, offices: Sequence[Office], settings: Settings) -> None:
-    """Render every template for every day in both languages; raise DataError on any failure."""
+    """Render every template for every day in every language; raise DataError on any failure."""
     from .model import Occurrence, Reminder
     from .occurrences import next_occurrence
 
     composer = Composer(settings)
-    problems: list[Problem] = []
+    problems, sound = _vocabulary_problems(composer, settings.templates)
     probe = offices[0] if offices else Office(id="check", name="check", state="",
                                               emails=("check@example.org",),
                                               timezone="America/Mexico_City")
@@ -435,7 +491,7 @@ def check_templates(catalog: Catalog, offices: Sequence[Office], settings: Setti
             dues.append(DueReminder(Reminder(probe, occ, lead),
                                     datetime.combine(when, probe.send_time), ahead))
     seen: set[tuple[str, int | None, str]] = set()
-    for lang in LANGUAGES:
+    for lang in (lang for lang in LANGUAGES if lang in sound):  # the others are reported above
         groups = [[d] for d in dues] + ([dues[::2]] if dues else [])
         for group in groups:
             what = f"{lang}: " + (group[0].occurrence.day.id if len(group) == 1 else "all days")

@@ -86,7 +86,8 @@ def test_a_built_wheel_carries_days_offices_and_templates_and_works_outside_the_
     (wheel,) = (tmp_path / "dist").glob("calendar_service-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for name in ("calendar_service/_bundled/days.yaml", "calendar_service/_bundled/offices.yaml",
-                 "calendar_service/_bundled/templates/email/es/body.txt"):
+                 "calendar_service/_bundled/templates/email/body.txt",
+                 "calendar_service/_bundled/templates/email/words/es.j2"):
         assert name in names
     target = tmp_path / "site-packages"
     zipfile.ZipFile(wheel).extractall(target)

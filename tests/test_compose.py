@@ -267,7 +267,7 @@ def test_check_templates_reports_file_and_line_of_an_undefined_name(mail_env, tm
 
     templates = tmp_path / "templates"
     shutil.copytree(ROOT / "templates", templates)
-    body = templates / "email" / "en" / "body.txt"
+    body = templates / "email" / "body.txt"
     lines = body.read_text(encoding="utf-8").splitlines()
     lines.insert(5, "{{ item.no_such_field }}")
     body.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -287,9 +287,55 @@ def test_check_templates_reports_syntax_errors(mail_env, tmp_path) -> None:  # n
 
     templates = tmp_path / "templates"
     shutil.copytree(ROOT / "templates", templates)
-    subject = templates / "email" / "es" / "subject.txt"
+    subject = templates / "email" / "subject.txt"
     subject.write_text("{% if catch_up %}never closed\n", encoding="utf-8")
     settings = replace(mail_env["settings"], templates=templates)
     with pytest.raises(DataError) as caught:
         check_templates(mail_env["catalog"], mail_env["offices"], settings)
     assert any(p.file == str(subject) and "syntax" in p.message for p in caught.value.problems)
+
+
+def test_check_templates_names_the_vocabulary_that_misses_a_word(mail_env, tmp_path) -> None:  # noqa: F811
+    import shutil
+
+    from conftest import ROOT
+
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    words = templates / "email" / "words" / "en.j2"
+    lines = words.read_text(encoding="utf-8").splitlines(keepends=True)
+    # or_button is only rendered when one-click is on (not in these settings): still caught.
+    kept = [ln for ln in lines if "set press_line" not in ln and "macro or_button" not in ln]
+    assert len(kept) == len(lines) - 2
+    words.write_text("".join(kept), encoding="utf-8")
+    settings = replace(mail_env["settings"], templates=templates)
+    with pytest.raises(DataError) as caught:
+        check_templates(mail_env["catalog"], mail_env["offices"], settings)
+    problems = caught.value.problems
+    assert len(problems) == 1, problems
+    assert problems[0].file == str(words)
+    assert problems[0].message == "missing words or_button, press_line (set in words/es.j2)"
+    assert str(words) in str(caught.value)
+
+
+def test_a_word_missing_when_rendering_names_the_vocabulary(mail_env, tmp_path) -> None:  # noqa: F811
+    import shutil
+
+    import jinja2
+    from conftest import ROOT
+
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    for lang in ("es", "en"):  # missing everywhere: no vocabulary to compare with
+        words = templates / "email" / "words" / f"{lang}.j2"
+        text = words.read_text(encoding="utf-8")
+        words.write_text("".join(ln for ln in text.splitlines(keepends=True)
+                                 if "set official_link" not in ln), encoding="utf-8")
+    settings = replace(mail_env["settings"], templates=templates)
+    with pytest.raises(jinja2.UndefinedError, match="words/es.j2 has no word 'official_link'"):
+        build(dict(mail_env, settings=settings))
+    with pytest.raises(DataError) as caught:
+        check_templates(mail_env["catalog"], mail_env["offices"], settings)
+    located = {(p.file, p.message) for p in caught.value.problems}
+    assert (str(templates / "email" / "body.txt"),
+            "UndefinedError: words/en.j2 has no word 'official_link'") in located
