@@ -4,33 +4,51 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from .errors import DataError, Problem
+from .model import Catalog
 from .settings import Settings
 
 
 def check(args: argparse.Namespace, settings: Settings) -> int:
+    from .compose import check_templates
     from .loader import load_all
 
     catalog, offices = load_all(settings.days, settings.offices, complete=True)
     problems: list[Problem] = []
     try:
-        from .compose import check_templates
-    except ImportError:  # composition not installed in this build
-        check_templates = None
-    if check_templates is not None:
-        try:
-            check_templates(catalog, offices, settings)
-        except DataError as exc:
-            problems.extend(exc.problems)
+        check_templates(catalog, offices, settings)
+    except DataError as exc:
+        problems.extend(exc.problems)
+    problems.extend(_site_template_problems(catalog, settings))
     if problems:
         raise DataError(problems)
     annex = sum(1 for d in catalog.days if d.annex)
     print(f"{settings.days}: {len(catalog.days)} days ({annex} from the 2017 annex), "
           f"{len(catalog.themes)} themes: OK")
     print(f"{settings.offices}: {len(offices)} offices: OK")
+    print(f"{settings.templates}: e-mails, feeds and pages render for every day: OK")
     return 0
+
+
+def _site_template_problems(catalog: Catalog, settings: Settings) -> list[Problem]:
+    """Build the whole site in memory (nothing written) so a broken page or feed template is
+    caught by check, not by the next cron run or a service reload."""
+    from .errors import TemplateError
+    from .feed import Publication
+    from .render import Renderer
+    from .site import build_site
+    from .state import PublishState
+
+    now = datetime.now(UTC)
+    try:
+        build_site(catalog, today=now.date(), now=now, state=PublishState(),
+                   publication=Publication.from_settings(settings),
+                   renderer=Renderer(settings.templates))
+    except TemplateError as exc:
+        return [Problem(str(settings.templates), None, "", str(exc))]
+    return []
 
 
 def upcoming(args: argparse.Namespace, settings: Settings) -> int:

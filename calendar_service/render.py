@@ -37,6 +37,8 @@ class Renderer:
         except JinjaError as exc:
             where = getattr(exc, "filename", None) or name
             line = getattr(exc, "lineno", None)
+            if line is None:  # render-time errors: jinja puts the template line in the traceback
+                where, line = _template_frame(exc, self.templates) or (where, None)
             raise TemplateError(f"{where}{f':{line}' if line else ''}: {exc}") from None
 
     def words(self, lang: str) -> Any:
@@ -57,3 +59,15 @@ class Renderer:
                 if path.is_file():
                     h.update(path.name.encode() + b"\0" + path.read_bytes())
         return h.hexdigest()[:16]
+
+
+def _template_frame(exc: BaseException, root: Path) -> tuple[str, int] | None:
+    """The innermost template file and line of an error raised while rendering."""
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.startswith(str(root)):
+            found = (str(Path(filename).relative_to(root)), tb.tb_lineno)
+        tb = tb.tb_next
+    return found

@@ -98,3 +98,17 @@ def test_a_built_wheel_carries_days_offices_and_templates_and_works_outside_the_
                             text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(target)})
     assert result.returncode == 0, result.stderr
     assert str(target / "calendar_service" / "_bundled" / "days.yaml") in result.stdout
+
+
+def test_check_renders_the_site_templates_too(tmp_path: Path) -> None:
+    import shutil
+
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    page = templates / "site" / "day.html"
+    text = page.read_text(encoding="utf-8")
+    page.write_text(text.replace("{{ v.name }}", "{{ no_such_name }}", 1), encoding="utf-8")
+    result = run("check", cwd=tmp_path, env={"CALENDAR_SERVICE_TEMPLATES": str(templates)})
+    assert result.returncode == 2
+    assert "site/day.html:5: 'no_such_name' is undefined" in result.stderr
+    assert "Traceback" not in result.stderr
