@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from datetime import date, datetime, time
 
 from .settings import Settings, redact_url
 
@@ -31,7 +32,9 @@ def cmd_daily(args: argparse.Namespace, settings: Settings) -> int:
         logging.getLogger("calendar_service").setLevel(logging.WARNING)
     try:
         with run_lock(settings.data_dir / "daily.lock", wait=args.wait):
-            return _run(args, settings, now_from(args), today_from(args), talk)
+            # Feed timestamps follow the date, not the hour a replay ran (see clock.now_from).
+            return _run(args, settings, now_from(args), now_from(args, today_at=time(0, 0)),
+                        today_from(args), talk)
     except LockBusy:
         log.warning("event=daily-skipped reason=another-run-holds-the-lock lock=%s",
                     settings.data_dir / "daily.lock")
@@ -40,13 +43,14 @@ def cmd_daily(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
 
-def _run(args: argparse.Namespace, settings: Settings, now, today, talk: bool) -> int:  # type: ignore[no-untyped-def]
+def _run(args: argparse.Namespace, settings: Settings, now: datetime, published: datetime,
+         today: date, talk: bool) -> int:
     from .loader import load_all
     from .sending import progress_bar, send_due
     from .site import prepare_site, write_site
 
     catalog, offices = load_all(settings.days, settings.offices)
-    site = prepare_site(catalog, settings, today=today, now=now)
+    site = prepare_site(catalog, settings, today=today, now=published)
     files = write_site(site, settings.site_dir)
     log.info("event=site-built files=%d dir=%s", files, settings.site_dir)
     progress, finish = progress_bar() if talk else (None, lambda: None)

@@ -197,8 +197,17 @@ def check_rule(rule: str) -> str | None:
         return f"not a valid RFC 5545 rule ({exc})"
     if getattr(parsed, "_freq", None) != YEARLY:
         return "international days recur yearly: use FREQ=YEARLY"
-    if parsed.after(datetime(2000, 1, 1), inc=True) is None:
-        return "the rule never occurs (check BYMONTH, BYMONTHDAY and BYDAY)"
+    parts = {p.split("=", 1)[0].upper() for p in text.split(";") if p}
+    if parts & {"INTERVAL", "COUNT", "UNTIL"}:
+        return ("INTERVAL, COUNT and UNTIL are not supported: a day occurs every year (end a day by "
+                "removing it)")
+    # One date a year, every year: the feed's UIDs are {id}-{year}, so two would collide.
+    for year in (2000, 2001, 2002, 2003):  # a leap year and the three after it
+        dates = parsed.between(datetime(year, 1, 1), datetime(year, 12, 31, 23, 59), inc=True)
+        if len(dates) != 1:
+            what = "never occurs" if not dates else f"gives {len(dates)} dates"
+            return (f"the rule {what} in {year}; a day must fall on exactly one date a year "
+                    "(check BYMONTH, BYMONTHDAY, BYDAY and BYSETPOS)")
     return None
 
 

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import ConfigError
+
 
 class LockBusy(Exception):
     """Another process holds the lock and did not release it in time."""
@@ -27,8 +29,12 @@ def run_lock(path: Path, *, wait: float = 0.0, poll: float = 0.2,
     ``wait`` seconds are spent retrying before giving up with LockBusy. The kernel drops the lock
     when the process dies, so a crashed run never leaves a stale lock behind.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ConfigError(f"{path.parent}: cannot use it as the data folder ({exc.strerror}); "
+                          "check --data-dir / CALENDAR_SERVICE_DATA_DIR") from None
     try:
         deadline = clock() + wait
         while True:

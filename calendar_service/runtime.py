@@ -25,6 +25,7 @@ from .settings import Settings
 
 if TYPE_CHECKING:
     from .ledger import Ledger
+    from .model import Catalog
     from .sending import RunReport
     from .web import SiteState
 
@@ -50,7 +51,7 @@ class Runtime:
         self.watcher = DataWatcher(settings, clock.now)
         self.watcher.load()  # bad data at start-up is fatal: DataError, exit 2
         self.publisher = Publisher(settings, fixed_today=fixed_today,
-                                   catalog=lambda: self._snapshot().catalog)
+                                   source=self._site_source)
         self.state: SiteState = SiteState(self.publisher.build(clock.now()),
                                           rebuild=self.publisher.rebuild_if_changed)
         self.ledger: Ledger = Ledger.from_settings(settings)
@@ -61,6 +62,16 @@ class Runtime:
         self.inflight: asyncio.Future[RunReport] | None = None
         self.last_report: RunReport | None = None
         self.last_sweep_at: datetime | None = None
+        # The interval sweep and a send-time wake-up are different jobs (max_instances does not
+        # keep them apart), and SIGHUP reloads outside the scheduler: one of each at a time.
+        self._sweeping = asyncio.Lock()
+        self._reloading = asyncio.Lock()
+        self.pending: int | None = None  # read off the event loop, for /healthz
+        self.ledger_error: str | None = None
+
+    def _site_source(self) -> tuple[str, Catalog]:
+        snap = self._snapshot()  # one read: version and catalog of the same snapshot
+        return snap.version, snap.catalog
 
     def _snapshot(self):  # type: ignore[no-untyped-def]
         assert self.watcher.current is not None
@@ -75,8 +86,12 @@ class Runtime:
 
     async def sweep(self) -> None:
         """Send what is due now; the ledger makes a late, repeated or concurrent sweep harmless."""
-        if self.stop.is_set():
-            return
+        if self.stop.is_set() or self._sweeping.locked():
+            return  # the sweep under way covers this one
+        async with self._sweeping:
+            await self._sweep()
+
+    async def _sweep(self) -> None:
         from .sending import send_due
 
         snap = self._snapshot()
@@ -91,6 +106,7 @@ class Runtime:
         except Exception:  # a sweep must never kill the scheduler; the next one retries
             log.exception("event=sweep-failed")
             return
+        await self._count_pending()  # before last_run, so /healthz never shows one without it
         self.last_report, self.last_sweep_at = report, now
         if report.sent or not report.ok or report.interrupted:
             log.log(logging.INFO if report.ok else logging.WARNING, "event=sweep %s",
@@ -100,12 +116,22 @@ class Runtime:
         """Pick up edited data files (keeping the last good data on a bad edit) and the date."""
         from .scheduler import reschedule_wakeups
 
-        changed = await asyncio.to_thread(self.watcher.poll)
-        await asyncio.to_thread(self.state.refresh, self.clock.now())
-        if self.watcher.last_error:
-            self.state.last_error = self.watcher.last_error
-        if changed and self.scheduler is not None:
-            reschedule_wakeups(self.scheduler, self._snapshot().offices, self.sweep)
+        async with self._reloading:
+            changed = await asyncio.to_thread(self.watcher.poll)
+            await asyncio.to_thread(self.state.refresh, self.clock.now())
+            if self.watcher.last_error:
+                self.state.last_error = self.watcher.last_error
+            if changed and self.scheduler is not None:
+                reschedule_wakeups(self.scheduler, self._snapshot().offices, self.sweep)
+        await self._count_pending()
+
+    async def _count_pending(self) -> None:
+        """Refresh /healthz's pending count in a thread: a slow database never stalls requests."""
+        try:
+            self.pending = await asyncio.to_thread(self.ledger.pending_count)
+            self.ledger_error = None
+        except Exception as exc:  # the ledger being down is worth showing, not a 500
+            self.pending, self.ledger_error = None, type(exc).__name__
 
     def health(self) -> dict[str, Any]:
         snap = self._snapshot()
@@ -125,12 +151,10 @@ class Runtime:
                      if j.id != "reload" and j.next_run_time is not None]
             info["next_run"] = _iso(min(times)) if times else None
             info["scheduler"] = "running" if self.scheduler.running else "stopped"
-        try:
-            info["pending"] = self.ledger.pending_count()
-        except Exception as exc:  # the ledger being down is worth showing, not a 500
-            info["pending"] = None
+        info["pending"] = self.pending
+        if self.ledger_error:
             info["status"] = "degraded"
-            info["ledger_error"] = type(exc).__name__
+            info["ledger_error"] = self.ledger_error
         return info
 
     @asynccontextmanager
@@ -161,7 +185,7 @@ class Runtime:
             try:
                 await asyncio.wait_for(asyncio.shield(self.inflight), SHUTDOWN_GRACE_SECONDS)
             except TimeoutError:
-                log.warning("event=shutdown-send-timeout (its claims expire and are retried)")
+                log.warning("event=shutdown-still-sending waiting_for=the message in flight")
             except Exception:
                 log.exception("event=sweep-failed")
         if self.scheduler is not None and self.scheduler.running:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
@@ -35,8 +35,8 @@ class Settings:
     offices: Path
     data_dir: Path
     templates: Path
-    database_url: str
-    smtp_url: str | None = None
+    database_url: str = field(repr=False)  # may carry a password: print .redacted(name)
+    smtp_url: str | None = field(default=None, repr=False)
     smtp_from: str = "Días internacionales <dias-internacionales@example.org>"
     smtp_ca_file: Path | None = None
     smtp_timeout: float = 30.0
@@ -74,14 +74,17 @@ class Settings:
 
 
 def redact_url(url: str) -> str:
-    """Hide the password of a URL (smtp://user:pass@host -> smtp://user:***@host)."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    """Hide the password of a URL (smtp://user:pass@host -> smtp://user:***@host).
+
+    Done on the text, not with urlsplit: a password with an unencoded '/', '#' or '?' (or a bad
+    port) must be hidden too, since that is exactly the URL an error message will quote.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
         return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    userinfo, _, after = rest.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}://{user}:***@{after}" if colon else url
 
 
 _NUMERIC = {"smtp_timeout": float, "smtp_concurrency": int, "smtp_retries": int, "port": int,
@@ -135,6 +138,11 @@ def _validate(s: Settings) -> None:
         if scheme not in ("smtp", "smtp+starttls", "smtps"):
             raise ConfigError(f"{ENV_PREFIX}SMTP_URL: scheme {scheme!r} is not supported; use "
                               "smtp://, smtp+starttls:// or smtps://")
+        try:
+            _ = urlsplit(s.smtp_url).port  # raises on a port that is not a number
+        except ValueError:
+            raise ConfigError(f"{ENV_PREFIX}SMTP_URL: bad port in {redact_url(s.smtp_url)!r}; "
+                              "percent-encode '/', '#', '?' and '@' in the password") from None
         if not urlsplit(s.smtp_url).hostname:
             raise ConfigError(f"{ENV_PREFIX}SMTP_URL: no host in {redact_url(s.smtp_url)!r}")
     if s.smtp_ca_file is not None and not s.smtp_ca_file.is_file():

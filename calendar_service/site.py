@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from . import paths
-from .errors import ConfigError
+from .errors import ConfigError, TemplateError
 from .feed import FeedSpec, Publication, build_feed, feed_specs, revise_days, window
 from .model import LANGUAGES, Catalog, Day
 from .occurrences import day_dates, next_occurrence, occurrences
@@ -168,7 +168,10 @@ def build_site(catalog: Catalog, *, today: date, now: datetime, state: PublishSt
         bodies[paths.days_json(lang)] = (json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
                                          ).encode()
     for name in STATIC_ASSETS:
-        bodies[f"/static/{name}"] = (renderer.templates / "site" / "static" / name).read_bytes()
+        try:
+            bodies[f"/static/{name}"] = (renderer.templates / "site" / "static" / name).read_bytes()
+        except OSError as exc:
+            raise TemplateError(f"site/static/{name}: {exc.strerror}") from None
 
     digests = {path: hashlib.sha256(body).hexdigest()[:32] for path, body in bodies.items()}
     files = revise(state.files, digests, now)

@@ -114,17 +114,25 @@ class Publisher:
     """Rebuilds the site from the files named in the settings when they or the date change."""
 
     def __init__(self, settings: Settings, fixed_today: date | None = None,
-                 catalog: Callable[[], Catalog] | None = None) -> None:
+                 source: Callable[[], tuple[str, Catalog]] | None = None) -> None:
         self.settings = settings
         self.fixed_today = fixed_today
-        self._catalog = catalog  # the service passes its last good data instead of re-reading
+        # The service passes its last good data and its version: the fingerprint must describe
+        # the data actually built, not the file on disk (which may already be newer, or broken).
+        self._source = source
         self._seen: tuple[object, ...] | None = None
 
-    def _fingerprint(self, today: date) -> tuple[object, ...]:
-        files = [self.settings.days, *sorted(p for p in Path(self.settings.templates).rglob("*")
-                                             if p.is_file())]
+    def _fingerprint(self, today: date, version: str | None = None) -> tuple[object, ...]:
+        if self._source and version is None:
+            version = self._source()[0]
+        data: list[object] = [version] if self._source else [self.settings.days]
+        files = [*data, *sorted(p for p in Path(self.settings.templates).rglob("*")
+                                if p.is_file())]
         stats = []
         for f in files:
+            if not isinstance(f, Path):
+                stats.append((f, None, None))
+                continue
             try:
                 st = os.stat(f)
                 stats.append((str(f), st.st_mtime_ns, st.st_size))
@@ -140,8 +148,12 @@ class Publisher:
         from .site import prepare_site
 
         today = self.today(now)
-        seen = self._fingerprint(today)
-        catalog = self._catalog() if self._catalog else load_days(self.settings.days)
+        if self._source:
+            version, catalog = self._source()
+            seen = self._fingerprint(today, version)
+        else:
+            seen = self._fingerprint(today)
+            catalog = load_days(self.settings.days)
         site = prepare_site(catalog, self.settings, today=today, now=now)
         self._seen = seen
         return site

@@ -112,3 +112,30 @@ def test_check_renders_the_site_templates_too(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "site/day.html:5: 'no_such_name' is undefined" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_data_folder_that_cannot_be_made_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = run("daily", "--data-dir", str(blocker / "data"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"{blocker / 'data'}: cannot use it as the data folder" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_reports_a_missing_static_file(tmp_path: Path) -> None:
+    import shutil
+
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    (templates / "site" / "static" / "copy.js").unlink()
+    result = run("check", cwd=tmp_path, env={"CALENDAR_SERVICE_TEMPLATES": str(templates)})
+    assert result.returncode == 2
+    assert "site/static/copy.js: No such file or directory" in result.stderr
+
+
+def test_an_smtp_password_never_shows_even_when_the_url_is_malformed(tmp_path: Path) -> None:
+    for url in ("smtp://user:s3cr3t/pw@mail.example.org:587", "smtp://user:s3cr3t@mail:abc"):
+        result = run("check", cwd=tmp_path, env={"CALENDAR_SERVICE_SMTP_URL": url})
+        assert result.returncode == 2
+        assert "bad port" in result.stderr and "s3cr3t" not in result.stderr

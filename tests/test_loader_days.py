@@ -144,3 +144,14 @@ def test_year_override_is_loaded(tmp_path: Path) -> None:
     assert override.theme.get("en") == "Water and peace"
     assert override.key_messages["es"] == ("Cuidemos el agua.",)
     assert day.override_for(2028) is None
+
+
+@pytest.mark.parametrize(("rule", "message"), [
+    ("FREQ=YEARLY;BYMONTH=4,10;BYDAY=1MO", "the rule gives 2 dates in 2000"),
+    ("FREQ=YEARLY;BYDAY=MO", "the rule gives 52 dates in 2000"),
+    ("FREQ=YEARLY;INTERVAL=2;BYMONTH=5;BYMONTHDAY=3", "INTERVAL, COUNT and UNTIL are not supported"),
+    ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", "the rule never occurs in 2001"),
+])
+def test_a_rule_must_give_exactly_one_date_every_year(tmp_path: Path, rule: str, message: str) -> None:
+    text = MINIMAL_DAYS.replace('"FREQ=YEARLY;BYMONTH=10;BYDAY=1MO"', f'"{rule}"')
+    assert any(f"days.yaml:19: days[1].rule: {message}" in p for p in problems_for(tmp_path, text))
