@@ -10,7 +10,6 @@ folded for each message.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import paths, unsubscribe
 from .errors import DataError, Problem
-from .model import LANGUAGES, Catalog, Day, Office
+from .model import LANGUAGES, Catalog, Day, Office, has_control
 from .reminders import Batch, DueReminder
 
 if TYPE_CHECKING:
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
 TEMPLATE_DIR = "email"
 WORDS_DIR = "words"  # inside TEMPLATE_DIR: one vocabulary per language, WORDS_DIR/LANG.j2
 POST_LIMIT = 280
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 Key = tuple[str, str, str, int]
 
 
@@ -41,7 +39,7 @@ class HeaderInjectionError(DataError):
 
 
 def header_safe(value: str, what: str) -> str:
-    if _CONTROL.search(value):
+    if has_control(value):
         raise HeaderInjectionError([Problem("message", None, what,
                                             "contains a line break or control character; "
                                             "refusing to put it in an e-mail header")])

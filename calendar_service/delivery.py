@@ -232,6 +232,11 @@ class SMTPSession:
                 await self._drop()
                 return Result(FAILED, error=f"{self.t.description}: authentication failed "
                                             f"({_reply(exc.code, exc.message)})", fatal=True)
+            except aiosmtplib.SMTPSenderRefused as exc:
+                # The relay refuses our sender (auth, relaying, domain policy): a configuration
+                # problem, not this message's. Stop and keep everything for the next run.
+                return Result(FAILED, error=f"{self.t.description}: sender refused "
+                                            f"({_reply(exc.code, exc.message)})", fatal=True)
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 refused = {r.recipient: _reply(r.code, r.message) for r in exc.recipients}
                 if all(r.code >= 500 for r in exc.recipients):
@@ -244,6 +249,8 @@ class SMTPSession:
                 error = _reply(exc.code, exc.message)
                 if exc.code == 421:  # the server is closing the connection
                     await self._drop()
+            except ValueError as exc:  # aiosmtplib refuses an address it cannot send safely
+                return Result(FAILED, error=f"{self.t.description}: {exc}", fatal=True)
             except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
                 await self._drop()
                 error = _connection_error(exc, self.t.description)

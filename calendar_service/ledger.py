@@ -9,7 +9,8 @@ killed between claim and mark). Marking is conditional on the run's claim token.
 a crash *after* the SMTP server accepted a message but *before* the mark: the row is re-claimed
 once stale and sent again (at-least-once). We prefer that to at-most-once (losing a reminder)
 because the resend carries the same Message-ID, which the outbox (same file name) and most mail
-stores de-duplicate, and because the window is a few milliseconds per batch.
+stores de-duplicate. The window is the time until a run's outcomes are written (every 64 messages
+and at the end of each chunk), so a hard kill may resend up to that many.
 """
 
 from __future__ import annotations
@@ -222,8 +223,12 @@ def engine_url(url: str) -> str:
 
 def _sqlite_engine(url: str) -> Engine:
     parsed = make_url(url)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    if not parsed.database or parsed.database == ":memory:":
+        # Each thread would get its own empty database, and a ledger must outlive the run.
+        raise ConfigError("CALENDAR_SERVICE_DATABASE_URL: an in-memory SQLite ledger forgets "
+                          "what was sent; give a file, e.g. sqlite:////var/lib/calendar-service/"
+                          "ledger.sqlite3")
+    Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 60})
 
     @event.listens_for(engine, "connect")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DataError, Problem
-from .model import LANGUAGES, Body, Catalog, Content, Day, Office, Text, Theme, YearOverride
+from .model import LANGUAGES, Body, Catalog, Content, Day, Office, Text, Theme, YearOverride, has_control
 
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MONTH_DAY_RE = re.compile(r"^(\d{2})-(\d{2})$")
@@ -534,7 +534,7 @@ def _timezone_problem(name: str) -> str | None:
 
 
 def _header_safe(report: _Report, line: int | None, field: str, value: str) -> bool:
-    if any(ch in value for ch in "\r\n") or any(ord(ch) < 32 for ch in value):
+    if has_control(value):
         report.add(line, field, "contains a line break or control character, which would let it "
                                 "inject e-mail headers; write it on one line")
         return False

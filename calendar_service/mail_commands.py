@@ -17,7 +17,7 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
     from .compose import Composer
     from .loader import MAX_LEAD_DAYS, load_all
     from .occurrences import next_occurrence
-    from .reminders import Batch, scheduled_at, scheduled_batch
+    from .reminders import scheduled_at, scheduled_batch
 
     catalog, offices = load_all(settings.days, settings.offices)
     day = catalog.day(args.day)
@@ -51,8 +51,6 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
     batch = scheduled_batch(catalog, office, instant)
     if batch is None:  # cannot happen for a wanted day; keep the message honest if it does
         raise DataError([Problem("DAY_ID", None, "", "nothing would be sent")])
-    # Keep the requested day first in the grouped message's order.
-    batch = Batch(batch.office, batch.items, batch.local_now)
     msg = Composer(settings).message(batch, instant)
     if args.format == "eml":
         sys.stdout.buffer.write(msg.data)

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
+
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")  # line breaks and the rest: header injection
+
+
+def has_control(value: str) -> bool:
+    """The one test for text that will end up in an e-mail header (loader, settings, compose)."""
+    return CONTROL_CHARS.search(value) is not None
+
 
 LANGUAGES = ("es", "en")
 DEFAULT_LANGUAGE = "es"

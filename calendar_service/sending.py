@@ -355,7 +355,14 @@ class _Run:
                     # Never sent: its claims are given back at the end. The worker keeps
                     # taking from the queue until told to finish, so the feeder never blocks.
                     continue
-                result = await session.send(msg)
+                try:
+                    result = await session.send(msg)
+                except Exception as exc:  # a bug or a library surprise must not hang the run
+                    from .delivery import Result
+                    from .ledger import FAILED
+
+                    log.exception("event=send-crashed")
+                    result = Result(FAILED, error=f"{type(exc).__name__}: {exc}", fatal=True)
                 self._record(msg, result)
                 if result.fatal:
                     if not self.report.stopped:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .loader import EMAIL_RE
+from .model import has_control
 
 ENV_PREFIX = "CALENDAR_SERVICE_"
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -147,9 +150,10 @@ def _validate(s: Settings) -> None:
             raise ConfigError(f"{ENV_PREFIX}SMTP_URL: no host in {redact_url(s.smtp_url)!r}")
     if s.smtp_ca_file is not None and not s.smtp_ca_file.is_file():
         raise ConfigError(f"{ENV_PREFIX}SMTP_CA_FILE: {s.smtp_ca_file} does not exist")
-    for name in ("smtp_from", "unsubscribe", "unsubscribe_url"):
-        if any(ord(ch) < 32 for ch in getattr(s, name)):
-            raise ConfigError(f"{ENV_PREFIX}{name.upper()}: must be on one line")
+    for name in ("smtp_from", "unsubscribe", "unsubscribe_url", "uid_domain"):
+        if has_control(getattr(s, name)):
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()}: must be on one line, without control "
+                              "characters")
     for name in ("unsubscribe", "unsubscribe_url", "uid_domain"):
         value = getattr(s, name)
         if not value.isascii() or " " in value.strip():
@@ -160,10 +164,9 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"{ENV_PREFIX}SECRET: too short; use at least {MIN_SECRET_LENGTH} random "
                           "characters, e.g. from: python3 -c 'import secrets; "
                           "print(secrets.token_urlsafe(32))'")
-    if "@" not in s.smtp_from:
-        raise ConfigError(f"{ENV_PREFIX}SMTP_FROM: {s.smtp_from!r} has no e-mail address")
-    if any(ch in s.smtp_from for ch in "\r\n"):
-        raise ConfigError(f"{ENV_PREFIX}SMTP_FROM: must be on one line")
+    if not EMAIL_RE.match(parseaddr(s.smtp_from)[1]):
+        raise ConfigError(f"{ENV_PREFIX}SMTP_FROM: {s.smtp_from!r} has no valid e-mail address; "
+                          "write it as 'Name <address@example.org>' (quote a name with commas)")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"{ENV_PREFIX}LOG_LEVEL: use DEBUG, INFO, WARNING or ERROR")
     if urlsplit(s.base_url).scheme not in ("http", "https"):

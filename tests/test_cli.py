@@ -139,3 +139,10 @@ def test_an_smtp_password_never_shows_even_when_the_url_is_malformed(tmp_path: P
         result = run("check", cwd=tmp_path, env={"CALENDAR_SERVICE_SMTP_URL": url})
         assert result.returncode == 2
         assert "bad port" in result.stderr and "s3cr3t" not in result.stderr
+
+
+def test_a_from_address_the_relay_could_not_use_is_refused_at_start(tmp_path: Path) -> None:
+    result = run("check", cwd=tmp_path,
+                 env={"CALENDAR_SERVICE_SMTP_FROM": "Días, CONAGO <dias@example.org>"})
+    assert result.returncode == 2
+    assert "CALENDAR_SERVICE_SMTP_FROM" in result.stderr and "quote a name with commas" in result.stderr

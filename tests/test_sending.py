@@ -400,3 +400,20 @@ def test_killed_process_claims_go_stale_and_are_sent_by_the_next_run(tmp_path, s
     assert len(handler.messages) == 5
     with Ledger(db) as led:
         assert led.counts() == {SENT: 15}
+
+
+class SenderRefused(Recorder):
+    """A relay that refuses our envelope sender (no AUTH, relaying denied)."""
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # type: ignore[no-untyped-def]
+        return "530 5.7.0 Authentication required"
+
+
+def test_a_refused_sender_stops_the_run_and_keeps_every_reminder_for_the_next(mail_env) -> None:  # noqa: F811
+    with serving(SenderRefused()) as port:
+        s = replace(mail_env["settings"], smtp_url=f"smtp://127.0.0.1:{port}")
+        report = send_due(s, mail_env["catalog"], mail_env["offices"], NOW, sleep=no_sleep)
+    assert report.exit_code == 1 and report.permanent == 0
+    assert "sender refused (530 5.7.0 Authentication required)" in report.stopped
+    with Ledger(s.database_url) as led:
+        assert PERMANENT not in led.counts()  # nothing is lost for good: the next run retries
