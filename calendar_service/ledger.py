@@ -448,6 +448,11 @@ class Ledger:
         with self._tx() as conn:
             for size, params_list in by_size.items():
                 conn.execute(_mark_statement(size), params_list)
+            # A heartbeat for the rows this run still holds: a chunk that takes longer than the
+            # claim timeout (a slow relay) must not look abandoned and be sent again by another run.
+            conn.execute(update(reminders)
+                         .where(reminders.c.claim_token == token, reminders.c.status == CLAIMED)
+                         .values(claimed_at=now))
 
     def release(self, token: str, keys: Sequence[Key] | None = None) -> int:
         """Give back claims of this run that were never sent (interrupted): they stay pending."""

@@ -55,6 +55,23 @@ def test_a_stale_claim_is_reclaimable_after_the_timeout(db_url, mail_env) -> Non
         assert led.claim(keys, "again") == set()  # sent is final
 
 
+def test_a_run_still_sending_keeps_its_claims_alive(db_url, mail_env) -> None:  # noqa: F811
+    """A slow relay: the run marks its first message after 800 s and is still sending the rest
+    at 1,000 s. Its other claims must not look abandoned to a second run."""
+    items = dues(mail_env)
+    keys = [i.key for i in items]
+    clock = Clock()
+    with Ledger(db_url, claim_timeout=900, clock=clock) as led:
+        led.register(items)
+        assert led.claim(keys, "slow") == set(keys)
+        clock.now += timedelta(seconds=800)
+        led.mark([Mark((keys[0],), SENT, "<a@x>", "250 OK")], "slow")
+        clock.now += timedelta(seconds=200)
+        assert led.claim(keys, "other") == set()
+        clock.now += timedelta(seconds=701)  # silent for longer than the timeout: now it is stale
+        assert led.claim(keys, "other") == set(keys[1:])
+
+
 def test_take_registers_new_reminders_already_claimed_and_claims_known_ones(db_url, mail_env) -> None:  # noqa: F811
     items = dues(mail_env)
     keys = [i.key for i in items]
