@@ -172,14 +172,16 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 
 
 def _wants_gzip(accept: bytes | None) -> bool:
-    if not accept or b"gzip" not in accept:
+    """An explicit ``gzip`` entry decides (``gzip;q=0`` refuses it), else ``*`` does."""
+    if not accept:
         return False
+    verdicts: dict[bytes, bool] = {}
     for item in accept.split(b","):
         name, _, params = item.partition(b";")
-        if name.strip().lower() in (b"gzip", b"*"):
-            q = params.strip().lower()
-            return not (q.startswith(b"q=") and q[2:].strip().rstrip(b"0.") == b"")
-    return False
+        q = params.strip().lower()
+        verdicts[name.strip().lower()] = not (q.startswith(b"q=")
+                                              and q[2:].strip().rstrip(b"0.") == b"")
+    return verdicts.get(b"gzip", verdicts.get(b"*", False))
 
 
 def _not_modified(scope: Scope, entry: Prepared) -> bool:

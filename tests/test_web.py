@@ -89,6 +89,8 @@ def test_gzip_when_asked(base: str, state: SiteState) -> None:
         assert again.status_code == 304
         plain = c.get("/calendar.ics", headers={"accept-encoding": "gzip;q=0"})
         assert "content-encoding" not in plain.headers
+        refused = c.get("/calendar.ics", headers={"accept-encoding": "*, gzip;q=0"})
+        assert "content-encoding" not in refused.headers  # the explicit refusal wins over *
     with socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1]))) as s:
         s.sendall(b"GET /calendar.ics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n"
                   b"Connection: close\r\n\r\n")
