@@ -21,11 +21,17 @@ if TYPE_CHECKING:
 Handler = Callable[[argparse.Namespace, "Settings"], int]
 
 
+YEARS = range(1900, 3000)  # feeds reach two years ahead: date arithmetic must stay in range
+
+
 def _date(value: str) -> date:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date; use YYYY-MM-DD") from None
+    if day.year not in YEARS:
+        raise argparse.ArgumentTypeError(f"{value!r}: use a year from {YEARS[0]} to {YEARS[-1]}")
+    return day
 
 
 def _instant(value: str) -> datetime:
@@ -36,6 +42,8 @@ def _instant(value: str) -> datetime:
             f"{value!r} is not an ISO-8601 instant; use e.g. 2027-03-07T09:00-06:00") from None
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{value!r} has no UTC offset; add one, e.g. -06:00 or Z")
+    if moment.year not in YEARS:
+        raise argparse.ArgumentTypeError(f"{value!r}: use a year from {YEARS[0]} to {YEARS[-1]}")
     return moment
 
 
@@ -46,6 +54,13 @@ def _positive(value: str) -> int:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
     if n <= 0:
         raise argparse.ArgumentTypeError("must be greater than zero")
+    return n
+
+
+def _days_ahead(value: str) -> int:
+    n = _positive(value)
+    if n > 3660:
+        raise argparse.ArgumentTypeError("at most 3660 (ten years)")
     return n
 
 
@@ -87,8 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("upcoming", parents=[common], help="list the coming days",
                        description="List the international days of the coming weeks.")
     _clock(p)
-    p.add_argument("--days-ahead", "-n", dest="ahead", type=_positive, default=30, metavar="N",
-                   help="how many days ahead to look (default 30)")
+    p.add_argument("--days-ahead", "-n", dest="ahead", type=_days_ahead, default=30, metavar="N",
+                   help="how many days ahead to look (default 30, at most 3660)")
     p.add_argument("--lang", choices=("es", "en"), default="es", help="language (default es)")
     p.add_argument("--theme", action="append", metavar="ID",
                    help="only days with this theme (repeatable)")

@@ -146,3 +146,11 @@ def test_a_from_address_the_relay_could_not_use_is_refused_at_start(tmp_path: Pa
                  env={"CALENDAR_SERVICE_SMTP_FROM": "Días, CONAGO <dias@example.org>"})
     assert result.returncode == 2
     assert "CALENDAR_SERVICE_SMTP_FROM" in result.stderr and "quote a name with commas" in result.stderr
+
+
+def test_absurd_dates_and_windows_are_usage_errors_not_crashes(tmp_path: Path) -> None:
+    for args in (("upcoming", "-n", "99999999"), ("feed", "--today", "9998-06-01"),
+                 ("send-due", "--now", "9999-12-31T00:00Z", "--dry-run")):
+        result = run(*args, cwd=tmp_path)
+        assert result.returncode == 2, args
+        assert "internal error" not in result.stderr and "Traceback" not in result.stderr
