@@ -125,8 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", parents=[common], help="write the public site as static files",
                        description="Write the whole public site (feeds, web pages, days.json) to "
-                                   "DIR, replacing the previous build atomically. Any web server "
-                                   "or CDN can serve it.")
+                                   "DIR, replacing the previous build (written beside it, then "
+                                   "swapped in with two renames). Any web server or CDN can "
+                                   "serve it.")
     _clock(p)
     p.add_argument("dir", nargs="?", metavar="DIR",
                    help="target folder (default: DATA_DIR/site)")

@@ -280,7 +280,12 @@ def write_site(site: Site, target: Path) -> int:
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
             os.replace(target, old / "site")
-        os.replace(fresh, target)
+        try:
+            os.replace(fresh, target)
+        except OSError:
+            if old is not None:  # put the previous build back: never leave nothing to serve
+                os.replace(old / "site", target)
+            raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except OSError as exc:
