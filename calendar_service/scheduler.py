@@ -38,7 +38,7 @@ def slot_trigger(timezone: str, at: time) -> CronTrigger:
 
 
 def next_wakeups(offices: Iterable[Office], after: datetime) -> dict[str, datetime]:
-    """When each slot next fires after ``after``: what /healthz and the tests look at."""
+    """When each slot next fires after ``after`` (the same triggers the scheduler uses)."""
     return {f"{tz} {at:%H:%M}": fire for (tz, at) in sorted(send_slots(offices))
             if (fire := slot_trigger(tz, at).get_next_fire_time(None, after)) is not None}
 

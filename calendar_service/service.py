@@ -55,11 +55,9 @@ def data_version(paths: tuple[Path, ...]) -> str:
 class DataWatcher:
     """Loads days and offices, and reloads them when their files change on disk."""
 
-    def __init__(self, settings: Settings, now: Callable[[], datetime],
-                 on_change: Callable[[Snapshot], None] | None = None) -> None:
+    def __init__(self, settings: Settings, now: Callable[[], datetime]) -> None:
         self.paths = (settings.days, settings.offices)
         self._now = now
-        self._on_change = on_change
         self._seen: tuple[tuple[int, int], ...] | None = None
         self.current: Snapshot | None = None
         self.last_error: str | None = None
@@ -72,8 +70,6 @@ class DataWatcher:
         catalog, offices = load_all(*self.paths)
         snapshot = Snapshot(catalog, offices, data_version(self.paths), self._now())
         self._seen, self.current, self.last_error = seen, snapshot, None
-        if self._on_change is not None:
-            self._on_change(snapshot)
         return snapshot
 
     def poll(self) -> bool:
@@ -100,6 +96,4 @@ class DataWatcher:
         self.current, self.last_error = snapshot, None
         log.info("event=data_reloaded version=%s days=%d offices=%d", version, len(catalog.days),
                  len(offices))
-        if self._on_change is not None:
-            self._on_change(snapshot)
         return True

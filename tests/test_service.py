@@ -26,20 +26,18 @@ def touch_later(path: Path) -> None:
 def watcher(days_file: Path, offices_file: Path, tmp_path: Path) -> tuple[DataWatcher, list[Snapshot]]:
     settings = load_settings({"days": days_file, "offices": offices_file, "data_dir": tmp_path},
                              environ={})
-    changes: list[Snapshot] = []
-    w = DataWatcher(settings, lambda: NOW, changes.append)
-    w.load()
-    return w, changes
+    w = DataWatcher(settings, lambda: NOW)
+    return w, [w.load()]
 
 
 def test_unchanged_files_are_not_reloaded(watcher: tuple[DataWatcher, list[Snapshot]]) -> None:
     w, changes = watcher
     assert w.poll() is False
-    assert len(changes) == 1
+    assert w.current is changes[0]
 
 
 def test_a_good_edit_is_picked_up(watcher: tuple[DataWatcher, list[Snapshot]], days_file: Path) -> None:
-    w, changes = watcher
+    w, _ = watcher
     before = w.current
     days_file.write_text(MINIMAL_DAYS.replace("El agua es vida.", "Cada gota cuenta."), "utf-8")
     touch_later(days_file)
@@ -47,7 +45,6 @@ def test_a_good_edit_is_picked_up(watcher: tuple[DataWatcher, list[Snapshot]], d
     assert w.current is not None and before is not None
     assert w.current.version != before.version
     assert w.current.catalog.days[0].content["es"].summary == "Cada gota cuenta."
-    assert changes[-1] is w.current
 
 
 def test_a_bad_edit_keeps_the_last_good_data_and_logs_the_line(
@@ -59,8 +56,7 @@ def test_a_bad_edit_keeps_the_last_good_data_and_logs_the_line(
     touch_later(days_file)
     with caplog.at_level(logging.ERROR, logger="calendar_service.service"):
         assert w.poll() is False
-    assert w.current is good
-    assert len(changes) == 1
+    assert w.current is good is changes[0]
     assert w.last_error is not None and 'days.yaml:9: days[0].date: "02-30"' in w.last_error
     assert "event=reload_failed" in caplog.text
     days_file.write_text(MINIMAL_DAYS, "utf-8")
