@@ -48,7 +48,9 @@ class Transport(Protocol):
     concurrency: int
     description: str
 
-    def session(self) -> Session: ...
+    def session(self, should_stop: Callable[[], bool] = lambda: False) -> Session:
+        """A connection for one worker; ``should_stop`` ends retries early when the run stops."""
+        ...
 
 
 # -- outbox ----------------------------------------------------------------------------------
@@ -70,8 +72,8 @@ class OutboxTransport:
         self.folder = Path(folder)
         self.description = f"outbox {self.folder}"
 
-    def session(self) -> OutboxSession:
-        return OutboxSession(self.folder)
+    def session(self, should_stop: Callable[[], bool] = lambda: False) -> OutboxSession:
+        return OutboxSession(self.folder)  # one write, no retries: nothing to stop early
 
 
 class OutboxSession:
@@ -174,8 +176,8 @@ class SMTPTransport:
         self.sleep: Sleep = sleep or asyncio.sleep
         self.description = f"SMTP {self.config.display}"
 
-    def session(self) -> SMTPSession:
-        return SMTPSession(self)
+    def session(self, should_stop: Callable[[], bool] = lambda: False) -> SMTPSession:
+        return SMTPSession(self, should_stop)
 
 
 def _reply(code: int, message: str) -> str:
@@ -185,8 +187,10 @@ def _reply(code: int, message: str) -> str:
 class SMTPSession:
     """One connection, opened lazily, reopened after a drop, reused for many messages."""
 
-    def __init__(self, transport: SMTPTransport) -> None:
+    def __init__(self, transport: SMTPTransport,
+                 should_stop: Callable[[], bool] = lambda: False) -> None:
         self.t = transport
+        self.should_stop = should_stop
         self.smtp: Any = None
 
     async def _connect(self) -> None:
@@ -265,7 +269,11 @@ class SMTPSession:
             if attempt > self.t.retries:
                 # Cannot even connect after every retry: no point trying the next messages.
                 return Result(FAILED, refused=refused, error=error, fatal=self.smtp is None)
+            if self.should_stop():  # SIGTERM or shutdown: the next run retries, don't wait here
+                return Result(FAILED, refused=refused, error=error)
             await self.t.sleep(self.t.retry_delay * 2 ** (attempt - 1))
+            if self.should_stop():
+                return Result(FAILED, refused=refused, error=error)
             if streak.tripped:  # another connection gave up meanwhile: no more attempts
                 return Result(FAILED, refused=refused, error=error, fatal=True,
                               stop_reason=streak.reason(self.t.description))

@@ -345,7 +345,7 @@ class _Run:
             self.progress(self.done, self.total)
 
     async def _worker(self, queue: asyncio.Queue[Outgoing | None]) -> None:
-        session = self.transport.session()
+        session = self.transport.session(self._stop_requested)
         try:
             while True:
                 msg = await queue.get()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -417,3 +418,29 @@ def test_a_refused_sender_stops_the_run_and_keeps_every_reminder_for_the_next(ma
     assert "sender refused (530 5.7.0 Authentication required)" in report.stopped
     with Ledger(s.database_url) as led:
         assert PERMANENT not in led.counts()  # nothing is lost for good: the next run retries
+
+
+def test_a_stop_during_the_retry_backoff_ends_the_wait(tmp_path) -> None:
+    """SIGTERM (or the service stopping) while a message waits to be retried: no more waiting
+    and no more attempts; the reminders stay for the next run."""
+    handler = AlwaysBusy()
+    stop = threading.Event()
+
+    async def stopped_while_waiting(seconds: float) -> None:
+        stop.set()
+
+    with serving(handler) as port:
+        days = write(tmp_path, "days.yaml", FULL_DAYS)
+        offices_file = write(tmp_path, "offices.yaml", many_offices(3))
+        settings = load_settings({"days": str(days), "offices": str(offices_file),
+                                  "data_dir": str(tmp_path / "data"),
+                                  "templates": str(ROOT / "templates")}, environ={})
+        catalog, offices = load_all(days, offices_file)
+        s = replace(settings, smtp_url=f"smtp://127.0.0.1:{port}", smtp_concurrency=1,
+                    smtp_retries=3)
+        report = send_due(s, catalog, offices, NOW, sleep=stopped_while_waiting, stop=stop)
+    assert handler.attempts == 1  # one try, one (interrupted) wait, no retry
+    assert report.exit_code == 1 and report.sent == 0
+    with Ledger(s.database_url) as led:
+        counts = led.counts()
+    assert CLAIMED not in counts and SENT not in counts
