@@ -66,6 +66,9 @@ def _run(args: argparse.Namespace, settings: Settings, now: datetime, published:
         print(f"site: {files} files in {settings.site_dir}")
         print(f"reminders due: {report.due} ({report.sent} sent now in {report.messages} "
               f"messages to {where}; {report.already_sent} sent by earlier runs)")
+        if report.refused_before:
+            print(f"refused for good by the relay in earlier runs: {report.refused_before} "
+                  "(calendar-service log --status permanent-failure)")
     if report.stopped:
         print(f"stopped early: {report.stopped}", file=sys.stderr)
     if not report.ok:

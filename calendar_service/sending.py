@@ -58,6 +58,8 @@ class RunReport:
     permanent: int = 0  # reminders the server refused for good (5xx)
     pending: int = 0  # due, undelivered after this run (failed + not attempted)
     already_sent: int = 0
+    refused_before: int = 0  # refused for good (5xx) by an earlier run: in the log, not retried
+    retired: int = 0  # superseded or expired (a nearer lead went, or the day passed)
     busy: int = 0  # being sent by another run right now
     unsubscribed: int = 0  # due to offices that unsubscribed: recorded, never sent
     interrupted: bool = False
@@ -79,6 +81,8 @@ class RunReport:
         return (f"run as_of={self.as_of.isoformat()} due={self.due} sent={self.sent} "
                 f"messages={self.messages} already_sent={self.already_sent} busy={self.busy} "
                 f"failed={self.failed} permanent={self.permanent} pending={self.pending}"
+                + (f" refused_before={self.refused_before}" if self.refused_before else "")
+                + (f" retired={self.retired}" if self.retired else "")
                 + (f" unsubscribed={self.unsubscribed}" if self.unsubscribed else "")
                 + (" interrupted=yes" if self.interrupted else ""))
 
@@ -294,7 +298,6 @@ class _Run:
                     queue: asyncio.Queue[Outgoing | None], workers: list[asyncio.Task[None]]
                     ) -> None:
         """Claim chunk after chunk (the next one while this one is sent) and queue its messages."""
-        from .ledger import PERMANENT, SENT, UNSUBSCRIBED
         from .reminders import Batch
 
         chunks = _chunks(batches, self.settings.send_batch, first=4 * self.transport.concurrency)
@@ -305,11 +308,7 @@ class _Run:
             self.claimed |= got
             self.seen.update(got, others)
             for key, status in others.items():
-                if status in (SENT, PERMANENT):
-                    self.report.already_sent += 1
-                elif status == UNSUBSCRIBED:
-                    self.report.unsubscribed += 1  # recorded, never claimed
-                else:
+                if not self._count_settled(status):
                     self.elsewhere.append(key)
             if self._stop_requested():
                 return
@@ -405,6 +404,23 @@ class _Run:
         else:
             self._db(self.ledger.mark, marks, self.token)
 
+    def _count_settled(self, status: str | None) -> bool:
+        """Count a reminder an earlier run settled for good; False when it is still open."""
+        from .ledger import EXPIRED, PERMANENT, SENT, SUPERSEDED, UNSUBSCRIBED
+
+        r = self.report
+        if status == SENT:
+            r.already_sent += 1
+        elif status == PERMANENT:
+            r.refused_before += 1
+        elif status == UNSUBSCRIBED:
+            r.unsubscribed += 1  # recorded, never claimed
+        elif status in (SUPERSEDED, EXPIRED):
+            r.retired += 1
+        else:
+            return False
+        return True
+
     def _summarise(self, batches: Sequence[Batch], after: dict[Key, str]) -> None:
         from .ledger import CLAIMED, FAILED, PERMANENT, SENT, UNSUBSCRIBED
 
@@ -430,10 +446,10 @@ class _Run:
                 if key in self.seen and key not in elsewhere:
                     continue  # settled when claimed: sent before, or unsubscribed (counted then)
                 status = after.get(key)
+                if key not in self.seen and self._count_settled(status):
+                    continue  # in a chunk this run stopped before reaching, settled before
                 if status == UNSUBSCRIBED:
                     r.unsubscribed += 1
-                elif key not in self.seen and status in (SENT, PERMANENT):
-                    r.already_sent += 1  # in a chunk this run stopped before reaching
                 elif status in (SENT, CLAIMED, PERMANENT):
                     r.busy += 1  # another run has it
                 else:

@@ -221,6 +221,8 @@ def test_5xx_is_recorded_as_a_permanent_failure(mail_env, smtp_server) -> None: 
         assert {(e.status, e.error) for e in led.entries()} == {(PERMANENT, "554 5.6.0 message refused")}
     again = send_due(s, mail_env["catalog"], mail_env["offices"][1:2], NOW, sleep=no_sleep)
     assert again.messages == 0 and handler.messages == []  # permanent: not retried
+    # ...and reported as refused before, not as "already sent", without failing every later run.
+    assert again.refused_before == 4 and again.already_sent == 0 and again.exit_code == 0
 
 
 def test_a_refused_recipient_is_recorded_and_the_others_get_it(mail_env, smtp_server) -> None:  # noqa: F811
