@@ -228,8 +228,8 @@ class SMTPSession:
                     await self._drop()
                     await self._connect()
                 errors, reply = await self.smtp.sendmail(msg.sender, list(msg.recipients), msg.data)
-                refused = {addr: _reply(r.code, r.message) for addr, r in errors.items()}
                 self.t.streak.succeeded()
+                refused = await self._retry_refused(msg, errors)
                 # A reply other than 250 to DATA raises, so the code is known.
                 return Result(SENT, reply=_reply(250, str(reply)), refused=refused)
             except aiosmtplib.SMTPAuthenticationError as exc:
@@ -277,6 +277,39 @@ class SMTPSession:
             if streak.tripped:  # another connection gave up meanwhile: no more attempts
                 return Result(FAILED, refused=refused, error=error, fatal=True,
                               stop_reason=streak.reason(self.t.description))
+
+
+    async def _retry_refused(self, msg: Outgoing, errors: dict[str, Any]) -> dict[str, str]:
+        """The message went out, but some addresses were refused. Those refused for now (4xx,
+        e.g. greylisting) get it again after the usual backoff; the rest stay refused.
+
+        Whatever happens here, the message counts as sent: a failure now must never make the
+        next run send it again to the addresses that already have it.
+        """
+        import aiosmtplib
+
+        refused = {addr: _reply(r.code, r.message) for addr, r in errors.items()}
+        later = [addr for addr, r in errors.items() if r.code < 500]
+        for attempt in range(1, self.t.retries + 1):
+            if not later or self.should_stop():
+                break
+            await self.t.sleep(self.t.retry_delay * 2 ** (attempt - 1))
+            try:
+                if self.smtp is None or not self.smtp.is_connected:
+                    await self._drop()
+                    await self._connect()
+                errors, _ = await self.smtp.sendmail(msg.sender, later, msg.data)
+            except aiosmtplib.SMTPRecipientsRefused as exc:  # all of them, again
+                errors = {r.recipient: r for r in exc.recipients}
+            except Exception as exc:  # the connection went: keep the last reasons, try again
+                await self._drop()
+                refused.update({addr: _connection_error(exc, "retry") for addr in later})
+                continue
+            for addr in later:
+                refused.pop(addr, None)
+            refused.update({addr: _reply(r.code, r.message) for addr, r in errors.items()})
+            later = [addr for addr, r in errors.items() if r.code < 500]
+        return refused
 
 
 def _connection_error(exc: BaseException, where: str) -> str:

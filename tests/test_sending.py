@@ -237,6 +237,33 @@ def test_a_refused_recipient_is_recorded_and_the_others_get_it(mail_env, smtp_se
             (("prensa.qroo@example.org", "550 5.1.1 no such user"),)}
 
 
+class Greylisting(Recorder):
+    """Refuses one address with 451 the first time it sees it (greylisting), then accepts it."""
+
+    seen: set[str] = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+        if address == "prensa.qroo@example.org" and address not in self.seen:
+            self.seen.add(address)
+            return "451 4.7.1 greylisted, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_an_address_refused_for_now_gets_the_message_on_retry(mail_env) -> None:  # noqa: F811
+    handler = Greylisting()
+    handler.seen = set()
+    with serving(handler) as port:
+        s = smtp_settings(mail_env, port)
+        report = send_due(s, mail_env["catalog"], mail_env["offices"][1:2], NOW, sleep=no_sleep)
+    assert report.ok and report.refused == 0 and report.messages == 1
+    assert [e.rcpt_tos for e in handler.messages] == [["qroo@example.org"],
+                                                      ["prensa.qroo@example.org"]]
+    with Ledger(s.database_url) as led:
+        assert {e.status for e in led.entries()} == {SENT}
+        assert all(not e.refused for e in led.entries())
+
+
 def test_unreachable_server_stops_the_run_and_leaves_everything_pending(mail_env) -> None:  # noqa: F811
     s = smtp_settings(mail_env, free_port(), smtp_retries=2)
     report = send_due(s, mail_env["catalog"], mail_env["offices"], NOW, sleep=no_sleep)
