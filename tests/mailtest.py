@@ -162,6 +162,35 @@ def many_offices(n: int, timezone: str = "America/Cancun") -> str:
     return "\n".join(lines) + "\n"
 
 
+def crowd_env(tmp_path: Path, offices: int, *, port: int | None = None, data: str = "data",
+              **settings: str) -> dict[str, str]:
+    """CALENDAR_SERVICE_* for a real process over FULL_DAYS and ``offices`` generated offices
+    (in Cancun), an SMTP server on ``port`` if given, and any other setting by name."""
+    days = write(tmp_path, "days.yaml", FULL_DAYS)
+    listed = write(tmp_path, "offices.yaml", many_offices(offices))
+    env = {"CALENDAR_SERVICE_DAYS": str(days), "CALENDAR_SERVICE_OFFICES": str(listed),
+           "CALENDAR_SERVICE_DATA_DIR": str(tmp_path / data)}
+    if port is not None:
+        env["CALENDAR_SERVICE_SMTP_URL"] = f"smtp://127.0.0.1:{port}"
+    env.update({f"CALENDAR_SERVICE_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+def crowd_run(tmp_path: Path, offices: int, port: int, **changes: Any) -> tuple[Any, Any, Any]:
+    """(settings, catalog, offices) for an in-process send_due over the same files."""
+    from calendar_service.loader import load_all
+    from calendar_service.settings import load_settings
+
+    env = crowd_env(tmp_path, offices)
+    settings = load_settings({"days": env["CALENDAR_SERVICE_DAYS"],
+                              "offices": env["CALENDAR_SERVICE_OFFICES"],
+                              "data_dir": env["CALENDAR_SERVICE_DATA_DIR"],
+                              "templates": str(ROOT / "templates")}, environ={})
+    catalog, office_list = load_all(settings.days, settings.offices)
+    return (replace(settings, smtp_url=f"smtp://127.0.0.1:{port}", **changes), catalog,
+            office_list)
+
+
 @pytest.fixture
 def mail_env(tmp_path: Path) -> dict[str, Any]:
     """Files and settings for one test: full catalog, three offices, data in tmp_path."""

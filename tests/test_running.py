@@ -25,9 +25,9 @@ from mailtest import (  # noqa: F401
     FULL_DAYS,
     OFFICES,
     cli,
+    crowd_env,
     free_port,
     hold_first_data,
-    many_offices,
     message_ids,
     postgres_url_or_skip,
     smtp_server,
@@ -99,10 +99,7 @@ def test_a_day_that_has_passed_is_never_caught_up(files: dict[str, str], tmp_pat
 
 
 def test_two_daily_processes_at_once_send_each_reminder_once(tmp_path: Path) -> None:
-    days = write(tmp_path, "days.yaml", FULL_DAYS)
-    offices = write(tmp_path, "offices.yaml", many_offices(80))
-    env = {"CALENDAR_SERVICE_DAYS": str(days), "CALENDAR_SERVICE_OFFICES": str(offices),
-           "CALENDAR_SERVICE_DATA_DIR": str(tmp_path / "data")}
+    env = crowd_env(tmp_path, 80)
     procs = [cli("daily", "--now", NOW, "--wait", "120", env=env) for _ in range(2)]
     for p in procs:
         _, err = p.communicate(timeout=120)
@@ -128,14 +125,9 @@ def pg_url() -> Iterator[str]:
 def test_two_cron_hosts_on_one_postgresql_ledger_send_each_reminder_once(
         tmp_path: Path, pg_url: str, smtp_server: Any) -> None:  # noqa: F811
     handler, port = smtp_server
-    days = write(tmp_path, "days.yaml", FULL_DAYS)
-    offices = write(tmp_path, "offices.yaml", many_offices(80))
-    procs = [cli("daily", "--now", NOW, env={
-        "CALENDAR_SERVICE_DAYS": str(days), "CALENDAR_SERVICE_OFFICES": str(offices),
-        "CALENDAR_SERVICE_DATA_DIR": str(tmp_path / f"host{i}"),  # separate machines: no shared lock
-        "CALENDAR_SERVICE_DATABASE_URL": pg_url,
-        "CALENDAR_SERVICE_SMTP_URL": f"smtp://127.0.0.1:{port}",
-        "CALENDAR_SERVICE_SEND_BATCH": "5"}) for i in range(2)]
+    procs = [cli("daily", "--now", NOW, env=crowd_env(
+        tmp_path, 80, port=port, data=f"host{i}",  # separate machines: no shared lock
+        database_url=pg_url, send_batch="5")) for i in range(2)]
     for p in procs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
@@ -210,12 +202,7 @@ def test_serve_sends_what_is_due_at_start_and_reports_it_in_healthz(
 def test_sigterm_during_a_serve_batch_loses_nothing(tmp_path: Path, smtp_server: Any) -> None:  # noqa: F811
     handler, port = smtp_server
     gate = hold_first_data(handler)
-    days = write(tmp_path, "days.yaml", FULL_DAYS)
-    offices = write(tmp_path, "offices.yaml", many_offices(30))
-    env = {"CALENDAR_SERVICE_DAYS": str(days), "CALENDAR_SERVICE_OFFICES": str(offices),
-           "CALENDAR_SERVICE_DATA_DIR": str(tmp_path / "data"),
-           "CALENDAR_SERVICE_SMTP_URL": f"smtp://127.0.0.1:{port}",
-           "CALENDAR_SERVICE_SMTP_CONCURRENCY": "1", "CALENDAR_SERVICE_SEND_BATCH": "10"}
+    env = crowd_env(tmp_path, 30, port=port, smtp_concurrency="1", send_batch="10")
     server = Server(env, "--now", NOW)
     try:
         assert gate.arrived.wait(60), "the start-up sweep never reached the SMTP server"
@@ -238,14 +225,8 @@ def test_sigterm_during_a_serve_batch_loses_nothing(tmp_path: Path, smtp_server:
 def test_two_serve_instances_on_one_postgresql_ledger_send_each_reminder_once(
         tmp_path: Path, pg_url: str, smtp_server: Any) -> None:  # noqa: F811
     handler, port = smtp_server
-    days = write(tmp_path, "days.yaml", FULL_DAYS)
-    offices = write(tmp_path, "offices.yaml", many_offices(60))
-    servers = [Server({
-        "CALENDAR_SERVICE_DAYS": str(days), "CALENDAR_SERVICE_OFFICES": str(offices),
-        "CALENDAR_SERVICE_DATA_DIR": str(tmp_path / f"instance{i}"),
-        "CALENDAR_SERVICE_DATABASE_URL": pg_url,
-        "CALENDAR_SERVICE_SMTP_URL": f"smtp://127.0.0.1:{port}",
-        "CALENDAR_SERVICE_SEND_BATCH": "5"}, "--now", NOW) for i in range(2)]
+    servers = [Server(crowd_env(tmp_path, 60, port=port, data=f"instance{i}", database_url=pg_url,
+                                send_batch="5"), "--now", NOW) for i in range(2)]
     try:
         infos = [s.wait_for("the start-up sweep", swept) for s in servers]
         assert all(i["last_run"]["ok"] for i in infos)

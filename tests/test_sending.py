@@ -8,17 +8,16 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from conftest import ROOT, write
 from mailtest import (  # noqa: F401
-    FULL_DAYS,
     Recorder,
     at,
     cli,
+    crowd_env,
+    crowd_run,
     db_url,
     free_port,
     hold_first_data,
     mail_env,
-    many_offices,
     message_ids,
     no_sleep,
     serving,
@@ -26,10 +25,8 @@ from mailtest import (  # noqa: F401
 )
 
 from calendar_service.ledger import CLAIMED, FAILED, PENDING, PERMANENT, SENT, Ledger
-from calendar_service.loader import load_all
 from calendar_service.reminders import due_reminders
 from calendar_service.sending import send_due
-from calendar_service.settings import load_settings
 
 NOW = at("2027-03-18T09:00:00-05:00")  # 09:00 in Cancun: quintana-roo's lead 3 for 21 March
 
@@ -168,14 +165,8 @@ class AlwaysBusy(Recorder):
 def test_persistent_4xx_stops_the_run_and_leaves_the_rest_pending(tmp_path) -> None:
     handler = AlwaysBusy()
     with serving(handler) as port:
-        days = write(tmp_path, "days.yaml", FULL_DAYS)
-        offices_file = write(tmp_path, "offices.yaml", many_offices(30))
-        settings = load_settings({"days": str(days), "offices": str(offices_file),
-                                  "data_dir": str(tmp_path / "data"),
-                                  "templates": str(ROOT / "templates")}, environ={})
-        catalog, offices = load_all(days, offices_file)
-        s = replace(settings, smtp_url=f"smtp://127.0.0.1:{port}", smtp_concurrency=2,
-                    smtp_retries=3, smtp_max_consecutive_failures=5)
+        s, catalog, offices = crowd_run(tmp_path, 30, port, smtp_concurrency=2, smtp_retries=3,
+                                        smtp_max_consecutive_failures=5)
         no_sleep.calls.clear()
         report = send_due(s, catalog, offices, NOW, sleep=no_sleep)
     assert report.exit_code == 1 and report.interrupted and report.sent == 0
@@ -194,14 +185,8 @@ def test_persistent_4xx_stops_the_run_and_leaves_the_rest_pending(tmp_path) -> N
 def test_send_due_says_why_it_stopped_on_persistent_4xx(tmp_path) -> None:
     handler = AlwaysBusy()
     with serving(handler) as port:
-        days = write(tmp_path, "days.yaml", FULL_DAYS)
-        offices = write(tmp_path, "offices.yaml", many_offices(10))
-        env = {"CALENDAR_SERVICE_DAYS": str(days), "CALENDAR_SERVICE_OFFICES": str(offices),
-               "CALENDAR_SERVICE_DATA_DIR": str(tmp_path / "data"),
-               "CALENDAR_SERVICE_SMTP_URL": f"smtp://127.0.0.1:{port}",
-               "CALENDAR_SERVICE_SMTP_CONCURRENCY": "1",
-               "CALENDAR_SERVICE_SMTP_RETRY_DELAY": "0.001",
-               "CALENDAR_SERVICE_SMTP_MAX_CONSECUTIVE_FAILURES": "3"}
+        env = crowd_env(tmp_path, 10, port=port, smtp_concurrency="1", smtp_retry_delay="0.001",
+                        smtp_max_consecutive_failures="3")
         proc = cli("send-due", "--now", "2027-03-18T09:00:00-05:00", env=env)
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err
@@ -355,13 +340,7 @@ def test_implicit_tls(mail_env, tmp_path) -> None:  # noqa: F811
 
 def test_two_processes_at_once_send_each_reminder_once(tmp_path, smtp_server, db_url) -> None:  # noqa: F811
     handler, port = smtp_server
-    days = write(tmp_path, "days.yaml", FULL_DAYS)
-    offices = write(tmp_path, "offices.yaml", many_offices(120))
-    env = {"CALENDAR_SERVICE_DAYS": str(days), "CALENDAR_SERVICE_OFFICES": str(offices),
-           "CALENDAR_SERVICE_DATA_DIR": str(tmp_path / "data"),
-           "CALENDAR_SERVICE_DATABASE_URL": db_url,
-           "CALENDAR_SERVICE_SMTP_URL": f"smtp://127.0.0.1:{port}",
-           "CALENDAR_SERVICE_SEND_BATCH": "10"}
+    env = crowd_env(tmp_path, 120, port=port, database_url=db_url, send_batch="10")
     procs = [cli("send-due", "--now", "2027-03-18T09:00:00-05:00", env=env) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
     for p, (_, err) in zip(procs, outs, strict=True):
@@ -376,12 +355,7 @@ def test_two_processes_at_once_send_each_reminder_once(tmp_path, smtp_server, db
 def test_sigterm_during_a_batch_loses_nothing(tmp_path, smtp_server) -> None:  # noqa: F811
     handler, port = smtp_server
     gate = hold_first_data(handler)
-    days = write(tmp_path, "days.yaml", FULL_DAYS)
-    offices = write(tmp_path, "offices.yaml", many_offices(30))
-    env = {"CALENDAR_SERVICE_DAYS": str(days), "CALENDAR_SERVICE_OFFICES": str(offices),
-           "CALENDAR_SERVICE_DATA_DIR": str(tmp_path / "data"),
-           "CALENDAR_SERVICE_SMTP_URL": f"smtp://127.0.0.1:{port}",
-           "CALENDAR_SERVICE_SMTP_CONCURRENCY": "1", "CALENDAR_SERVICE_SEND_BATCH": "10"}
+    env = crowd_env(tmp_path, 30, port=port, smtp_concurrency="1", send_batch="10")
     proc = cli("send-due", "--now", "2027-03-18T09:00:00-05:00", env=env)
     assert gate.arrived.wait(60), proc.communicate()[1] if proc.poll() is not None else "no DATA"
     proc.send_signal(signal.SIGTERM)
@@ -405,12 +379,7 @@ def test_sigterm_during_a_batch_loses_nothing(tmp_path, smtp_server) -> None:  #
 def test_killed_process_claims_go_stale_and_are_sent_by_the_next_run(tmp_path, smtp_server) -> None:  # noqa: F811
     handler, port = smtp_server
     gate = hold_first_data(handler, "451 4.4.2 connection lost")  # the killed client never sees it
-    days = write(tmp_path, "days.yaml", FULL_DAYS)
-    offices = write(tmp_path, "offices.yaml", many_offices(5))
-    env = {"CALENDAR_SERVICE_DAYS": str(days), "CALENDAR_SERVICE_OFFICES": str(offices),
-           "CALENDAR_SERVICE_DATA_DIR": str(tmp_path / "data"),
-           "CALENDAR_SERVICE_SMTP_URL": f"smtp://127.0.0.1:{port}",
-           "CALENDAR_SERVICE_SMTP_CONCURRENCY": "1"}
+    env = crowd_env(tmp_path, 5, port=port, smtp_concurrency="1")
     proc = cli("send-due", "--now", "2027-03-18T09:00:00-05:00", env=env)
     assert gate.arrived.wait(60)
     proc.kill()  # no chance to release anything
@@ -459,14 +428,7 @@ def test_a_stop_during_the_retry_backoff_ends_the_wait(tmp_path) -> None:
         stop.set()
 
     with serving(handler) as port:
-        days = write(tmp_path, "days.yaml", FULL_DAYS)
-        offices_file = write(tmp_path, "offices.yaml", many_offices(3))
-        settings = load_settings({"days": str(days), "offices": str(offices_file),
-                                  "data_dir": str(tmp_path / "data"),
-                                  "templates": str(ROOT / "templates")}, environ={})
-        catalog, offices = load_all(days, offices_file)
-        s = replace(settings, smtp_url=f"smtp://127.0.0.1:{port}", smtp_concurrency=1,
-                    smtp_retries=3)
+        s, catalog, offices = crowd_run(tmp_path, 3, port, smtp_concurrency=1, smtp_retries=3)
         report = send_due(s, catalog, offices, NOW, sleep=stopped_while_waiting, stop=stop)
     assert handler.attempts == 1  # one try, one (interrupted) wait, no retry
     assert report.exit_code == 1 and report.sent == 0
