@@ -42,9 +42,9 @@ def free_port() -> int:
 
 def build(data_dir: Path) -> object:
     sys.path.insert(0, str(ROOT))
-    from calendar_service.loader import load_days
-    from calendar_service.settings import load_settings
-    from calendar_service.site import prepare_site
+    from calendar_service.base.settings import load_settings
+    from calendar_service.data.loader import load_days
+    from calendar_service.publishing.site import prepare_site
 
     settings = load_settings({"data_dir": str(data_dir)})
     now = datetime.now(UTC)
@@ -54,7 +54,7 @@ def build(data_dir: Path) -> object:
 def serve_ours(port: int, data_dir: Path) -> None:
     import uvicorn
 
-    from calendar_service.web import SiteState, create_app
+    from calendar_service.publishing.web import SiteState, create_app
 
     app = create_app(SiteState(build(data_dir)))  # type: ignore[arg-type]
     uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning",
@@ -64,7 +64,7 @@ def serve_ours(port: int, data_dir: Path) -> None:
 def serve_minimal(port: int, data_dir: Path) -> None:
     import uvicorn
 
-    from calendar_service.web import prepare
+    from calendar_service.publishing.web import prepare
 
     entry = prepare(build(data_dir).resources[PATH])  # type: ignore[attr-defined]
     body, ok, not_modified = entry.resource.body, entry.ok, entry.not_modified
@@ -157,7 +157,7 @@ def main() -> int:
     os.chmod(work, 0o755)
     data_dir = work / "data"
     site = build(data_dir)
-    from calendar_service.site import write_site
+    from calendar_service.publishing.site import write_site
 
     write_site(site, work / "site")  # type: ignore[arg-type]
     etag = site.resources[PATH].etag  # type: ignore[attr-defined]

@@ -5,7 +5,7 @@
 A fast aiosmtpd sink runs in its own process on 127.0.0.1 (it accepts and discards). After one
 untimed warm-up run of each side, each round runs both, in alternating order:
 
-- ours: ``calendar_service.sending.send_due`` from scratch with a fresh SQLite ledger: due
+- ours: ``calendar_service.mail.sending.send_due`` from scratch with a fresh SQLite ledger: due
   computation, ledger register/claim/mark, composition (bodies shared between offices with the
   same content), delivery over N reused connections;
 - raw: the very same message bytes, built beforehand and kept in a list, sent with
@@ -99,11 +99,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
-    from calendar_service.compose import Composer
-    from calendar_service.loader import load_all
-    from calendar_service.reminders import due_reminders
-    from calendar_service.sending import send_due
-    from calendar_service.settings import load_settings
+    from calendar_service.base.settings import load_settings
+    from calendar_service.data.loader import load_all
+    from calendar_service.mail.compose import Composer
+    from calendar_service.mail.reminders import due_reminders
+    from calendar_service.mail.sending import send_due
 
     port = free_port()
     ready = multiprocessing.Event()

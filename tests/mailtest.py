@@ -178,8 +178,8 @@ def crowd_env(tmp_path: Path, offices: int, *, port: int | None = None, data: st
 
 def crowd_run(tmp_path: Path, offices: int, port: int, **changes: Any) -> tuple[Any, Any, Any]:
     """(settings, catalog, offices) for an in-process send_due over the same files."""
-    from calendar_service.loader import load_all
-    from calendar_service.settings import load_settings
+    from calendar_service.base.settings import load_settings
+    from calendar_service.data.loader import load_all
 
     env = crowd_env(tmp_path, offices)
     settings = load_settings({"days": env["CALENDAR_SERVICE_DAYS"],
@@ -194,8 +194,8 @@ def crowd_run(tmp_path: Path, offices: int, port: int, **changes: Any) -> tuple[
 @pytest.fixture
 def mail_env(tmp_path: Path) -> dict[str, Any]:
     """Files and settings for one test: full catalog, three offices, data in tmp_path."""
-    from calendar_service.loader import load_all
-    from calendar_service.settings import load_settings
+    from calendar_service.base.settings import load_settings
+    from calendar_service.data.loader import load_all
 
     days = write(tmp_path, "days.yaml", FULL_DAYS)
     offices = write(tmp_path, "offices.yaml", OFFICES)

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from webtools import NOW, ROOT, TODAY, renderer, serving
 
-from calendar_service.feed import Publication
-from calendar_service.loader import load_days
-from calendar_service.site import build_site
-from calendar_service.state import PublishState
-from calendar_service.web import SiteState, create_app
+from calendar_service.data.loader import load_days
+from calendar_service.publishing.feed import Publication
+from calendar_service.publishing.site import build_site
+from calendar_service.publishing.state import PublishState
+from calendar_service.publishing.web import SiteState, create_app
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

@@ -66,7 +66,7 @@ def test_usage_error_exits_2(tmp_path: Path) -> None:
 
 
 def test_installed_package_carries_its_data(tmp_path: Path) -> None:
-    from calendar_service.settings import bundled
+    from calendar_service.base.settings import bundled
 
     assert bundled("days.yaml").is_file()
     assert bundled("offices.yaml").is_file()

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from mailtest import at, mail_env  # noqa: F401
 
-from calendar_service.compose import Composer, HeaderInjectionError, check_templates, message_id
-from calendar_service.errors import DataError
-from calendar_service.reminders import due_reminders, scheduled_batch
+from calendar_service.base.errors import DataError
+from calendar_service.mail.compose import Composer, HeaderInjectionError, check_templates, message_id
+from calendar_service.mail.reminders import due_reminders, scheduled_batch
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 SENT_AT = "2027-03-18T09:00:00-05:00"
@@ -57,7 +57,7 @@ SECRET = "test-secret-0123456789abcdef"
 
 
 def test_headers(mail_env) -> None:  # noqa: F811
-    from calendar_service.unsubscribe import token
+    from calendar_service.mail.unsubscribe import token
 
     env = dict(mail_env, settings=replace(mail_env["settings"], secret=SECRET))
     out, msg, _ = build(env)
@@ -114,7 +114,7 @@ def test_no_one_click_header_without_https_and_a_secret(mail_env, changes) -> No
 
 
 def test_one_click_link_is_per_office_and_the_body_is_still_built_once(mail_env) -> None:  # noqa: F811
-    from calendar_service.unsubscribe import token
+    from calendar_service.mail.unsubscribe import token
 
     settings = replace(mail_env["settings"], secret=SECRET,
                        unsubscribe_url="https://baja.example.org/u/{office}?src=mail")
@@ -200,7 +200,7 @@ def test_same_content_is_built_once_and_only_headers_differ(mail_env, tmp_path) 
     from conftest import write
     from mailtest import many_offices
 
-    from calendar_service.loader import load_offices
+    from calendar_service.data.loader import load_offices
 
     offices = load_offices(write(tmp_path, "many.yaml", many_offices(50)))
     now = at("2027-03-18T09:00:00-05:00")
@@ -225,7 +225,7 @@ def test_header_injection_is_refused(mail_env, field, value) -> None:  # noqa: F
 
 
 def test_a_day_name_with_a_line_break_cannot_reach_the_subject(mail_env) -> None:  # noqa: F811
-    from calendar_service.model import Text
+    from calendar_service.data.model import Text
 
     cat = mail_env["catalog"]
     day = replace(cat.days[2], name=Text("Poesía\r\nBcc: victim@example.org"))

@@ -13,7 +13,7 @@ from datetime import date
 import pytest
 from conftest import DATA, ROOT
 
-from calendar_service.loader import load_days
+from calendar_service.data.loader import load_days
 from calendar_service.occurrences import occurrences
 
 MONTHS = "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre"

@@ -11,9 +11,9 @@ from conftest import ROOT
 from icalendar import Calendar
 from webtools import GOLDEN, NOW, TODAY, publication, renderer
 
-from calendar_service.feed import FeedSpec, build_feed, feed_specs, revise_days, window
-from calendar_service.loader import load_days
-from calendar_service.state import PublishState
+from calendar_service.data.loader import load_days
+from calendar_service.publishing.feed import FeedSpec, build_feed, feed_specs, revise_days, window
+from calendar_service.publishing.state import PublishState
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_uid_is_day_id_year_and_the_fixed_domain(catalog) -> None:  # type: igno
 
 
 def test_uids_do_not_depend_on_the_host_or_the_build_time(catalog) -> None:  # type: ignore[no-untyped-def]
-    from calendar_service.feed import Publication
+    from calendar_service.publishing.feed import Publication
 
     a = {str(e["UID"]) for e in events(make(catalog)[0])}
     moved = Publication("https://other.example.net/dias", "calendar-service.conago.example")
@@ -107,7 +107,7 @@ def test_unchanged_data_gives_identical_bytes_across_builds(catalog) -> None:  #
 def test_a_changed_day_bumps_only_its_sequence_and_last_modified(golden_catalog) -> None:  # type: ignore[no-untyped-def]
     import dataclasses
 
-    from calendar_service.model import Content
+    from calendar_service.data.model import Content
 
     first, state = make(golden_catalog)
     day = golden_catalog.day("world-habitat-day")
@@ -180,7 +180,7 @@ def test_rule_based_days_land_on_their_weekday(golden_catalog) -> None:  # type:
 
 
 def test_revisions_survive_a_restart_through_the_state_file(tmp_path: Path, golden_catalog) -> None:  # type: ignore[no-untyped-def]
-    from calendar_service.state import load_state, save_state
+    from calendar_service.publishing.state import load_state, save_state
 
     _, state = make(golden_catalog)
     save_state(tmp_path, state)
@@ -192,8 +192,8 @@ def test_revisions_survive_a_restart_through_the_state_file(tmp_path: Path, gold
 
 
 def test_damaged_state_file_is_a_clear_error(tmp_path: Path) -> None:
-    from calendar_service.errors import ConfigError
-    from calendar_service.state import load_state
+    from calendar_service.base.errors import ConfigError
+    from calendar_service.publishing.state import load_state
 
     (tmp_path / "feed-state.json").write_text("{not json")
     with pytest.raises(ConfigError, match="feed-state.json"):

@@ -10,9 +10,9 @@ import os
 import pytest
 from webtools import GOLDEN, NOW, TODAY, publication, renderer
 
-from calendar_service.feed import FeedSpec, build_feed, revise_days
-from calendar_service.loader import load_days
-from calendar_service.state import PublishState
+from calendar_service.data.loader import load_days
+from calendar_service.publishing.feed import FeedSpec, build_feed, revise_days
+from calendar_service.publishing.state import PublishState
 
 CASES = {"calendar-es.ics": FeedSpec("es"), "calendar-en-alarms.ics": FeedSpec("en", alarms=True)}
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from webtools import ROOT
 
-from calendar_service.loader import load_days
+from calendar_service.data.loader import load_days
 from calendar_service.occurrences import occurrences
 
 YEAR = 2027

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from mailtest import at, db_url, mail_env, postgres_url_or_skip  # noqa: F401
 
-from calendar_service.errors import ConfigError
-from calendar_service.ledger import CLAIMED, FAILED, PENDING, SENT, Ledger, Mark
-from calendar_service.reminders import due_reminders
+from calendar_service.base.errors import ConfigError
+from calendar_service.mail.ledger import CLAIMED, FAILED, PENDING, SENT, Ledger, Mark
+from calendar_service.mail.reminders import due_reminders
 
 NOW = at("2027-03-18T09:00:00-05:00")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from conftest import MINIMAL_DAYS, write
 
-from calendar_service.errors import DataError
-from calendar_service.loader import load_days
+from calendar_service.base.errors import DataError
+from calendar_service.data.loader import load_days
 
 
 def problems_for(tmp_path: Path, text: str) -> list[str]:

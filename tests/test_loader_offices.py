@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import MINIMAL_OFFICES, write
 
-from calendar_service.errors import DataError
-from calendar_service.loader import load_days, load_offices
+from calendar_service.base.errors import DataError
+from calendar_service.data.loader import load_days, load_offices
 
 
 def test_minimal_office_loads(offices_file: Path) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from calendar_service.loader import load_days
-from calendar_service.model import Day, Text
+from calendar_service.data.loader import load_days
+from calendar_service.data.model import Day, Text
 from calendar_service.occurrences import day_dates, next_occurrence, occurrences
 
 WATER = Day(id="water", name=Text("Agua"), annex=False, month_day=(3, 22), order=0)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mailtest import at, mail_env  # noqa: F401
 
-from calendar_service.reminders import due_reminders, office_today, scheduled_batch
+from calendar_service.mail.reminders import due_reminders, office_today, scheduled_batch
 
 
 def by_office(batches):  # type: ignore[no-untyped-def]
@@ -96,7 +96,7 @@ def test_naive_now_is_refused(mail_env) -> None:  # noqa: F811
 def test_every_due_item_is_scheduled_before_now_and_not_past(naive: datetime) -> None:
     from mailtest import FULL_DAYS, OFFICES
 
-    from calendar_service.loader import load_all
+    from calendar_service.data.loader import load_all
 
     cat, offices = _cached(load_all, FULL_DAYS, OFFICES)
     now = naive.replace(tzinfo=UTC)

@@ -33,7 +33,7 @@ from mailtest import (  # noqa: F401
     smtp_server,
 )
 
-from calendar_service.ledger import CLAIMED, SENT, Ledger
+from calendar_service.mail.ledger import CLAIMED, SENT, Ledger
 
 NOW = "2027-03-18T15:00:00Z"  # 09:00 in Mexico City, 10:00 in Cancún, 08:00 in Tijuana
 

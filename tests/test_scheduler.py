@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, time, timedelta
 
-from calendar_service.model import Office
-from calendar_service.scheduler import (
+from calendar_service.data.model import Office
+from calendar_service.runs.scheduler import (
     RELOAD_JOB,
     SWEEP_JOB,
     build_scheduler,

@@ -24,9 +24,9 @@ from mailtest import (  # noqa: F401
     smtp_server,
 )
 
-from calendar_service.ledger import CLAIMED, FAILED, PENDING, PERMANENT, SENT, Ledger
-from calendar_service.reminders import due_reminders
-from calendar_service.sending import send_due
+from calendar_service.mail.ledger import CLAIMED, FAILED, PENDING, PERMANENT, SENT, Ledger
+from calendar_service.mail.reminders import due_reminders
+from calendar_service.mail.sending import send_due
 
 NOW = at("2027-03-18T09:00:00-05:00")  # 09:00 in Cancun: quintana-roo's lead 3 for 21 March
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import MINIMAL_DAYS
 
-from calendar_service.service import DataWatcher, Snapshot
-from calendar_service.settings import load_settings
+from calendar_service.base.settings import load_settings
+from calendar_service.runs.service import DataWatcher, Snapshot
 
 NOW = datetime(2027, 3, 1, 12, tzinfo=UTC)
 
@@ -54,7 +54,7 @@ def test_a_bad_edit_keeps_the_last_good_data_and_logs_the_line(
     good = w.current
     days_file.write_text(MINIMAL_DAYS.replace('"03-22"', '"02-30"'), "utf-8")
     touch_later(days_file)
-    with caplog.at_level(logging.ERROR, logger="calendar_service.service"):
+    with caplog.at_level(logging.ERROR, logger="calendar_service.runs.service"):
         assert w.poll() is False
     assert w.current is good is changes[0]
     assert w.last_error is not None and 'days.yaml:9: days[0].date: "02-30"' in w.last_error

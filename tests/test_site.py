@@ -16,10 +16,10 @@ import pytest
 from conftest import ROOT
 from webtools import GOLDEN, NOW, TODAY, publication, renderer
 
-from calendar_service.loader import load_days
-from calendar_service.paths import file_name, relative
-from calendar_service.site import MARKER, build_site, write_site
-from calendar_service.state import PublishState
+from calendar_service.base.paths import file_name, relative
+from calendar_service.data.loader import load_days
+from calendar_service.publishing.site import MARKER, build_site, write_site
+from calendar_service.publishing.state import PublishState
 
 
 def build(*args: str, data_dir: Path, days: Path | None = None
@@ -226,7 +226,7 @@ def test_relative_links_and_file_names() -> None:
 
 
 def test_write_site_is_all_or_nothing_on_a_file_target(tmp_path: Path, golden_site) -> None:  # type: ignore[no-untyped-def]
-    from calendar_service.errors import ConfigError
+    from calendar_service.base.errors import ConfigError
 
     target = tmp_path / "a-file"
     target.write_text("x")

@@ -20,12 +20,12 @@ from conftest import ROOT
 from mailtest import at, db_url, mail_env, postgres_url_or_skip  # noqa: F401
 from webtools import serving
 
-from calendar_service.clock import FixedClock
-from calendar_service.errors import ConfigError
-from calendar_service.ledger import PENDING, SENT, UNSUBSCRIBED, Ledger
-from calendar_service.sending import send_due
-from calendar_service.settings import load_settings
-from calendar_service.unsubscribe import (
+from calendar_service.base.clock import FixedClock
+from calendar_service.base.errors import ConfigError
+from calendar_service.base.settings import load_settings
+from calendar_service.mail.ledger import PENDING, SENT, UNSUBSCRIBED, Ledger
+from calendar_service.mail.sending import send_due
+from calendar_service.mail.unsubscribe import (
     TOKEN_LENGTH,
     is_one_click,
     one_click_url,
@@ -178,7 +178,7 @@ def test_an_office_unsubscribed_after_registration_is_never_claimed(
         mail_env: dict[str, Any], db_url: str) -> None:  # noqa: F811
     """The claim itself checks the unsubscriptions: a run that registered the rows before the
     click cannot send them."""
-    from calendar_service.reminders import due_reminders
+    from calendar_service.mail.reminders import due_reminders
 
     settings = replace(mail_env["settings"], database_url=db_url)
     with Ledger.from_settings(settings) as ledger:
@@ -196,8 +196,8 @@ def test_an_office_unsubscribed_after_registration_is_never_claimed(
 @pytest.fixture
 def service(mail_env: dict[str, Any]) -> Iterator[dict[str, Any]]:  # noqa: F811
     """The app `serve` runs (site + unsubscribe pages), without the scheduler."""
-    from calendar_service.runtime import Runtime
-    from calendar_service.web import create_app
+    from calendar_service.publishing.web import create_app
+    from calendar_service.runs.runtime import Runtime
 
     settings = replace(mail_env["settings"], secret=SECRET)
     runtime = Runtime(settings, FixedClock(NOW))
@@ -312,8 +312,8 @@ def test_a_path_that_is_not_an_office_id_is_the_sites_404(service: dict[str, Any
 
 
 def test_no_secret_means_every_link_is_refused(mail_env: dict[str, Any]) -> None:  # noqa: F811
-    from calendar_service.runtime import Runtime
-    from calendar_service.web import create_app
+    from calendar_service.publishing.web import create_app
+    from calendar_service.runs.runtime import Runtime
 
     runtime = Runtime(mail_env["settings"], FixedClock(NOW))  # no secret
     try:
@@ -487,9 +487,9 @@ def test_serve_process_unsubscribes_and_never_logs_the_secret(
 
 
 def test_office_names_are_escaped_on_the_pages(mail_env: dict[str, Any]) -> None:  # noqa: F811
-    from calendar_service.loader import load_offices
-    from calendar_service.runtime import Runtime
-    from calendar_service.web import create_app
+    from calendar_service.data.loader import load_offices
+    from calendar_service.publishing.web import create_app
+    from calendar_service.runs.runtime import Runtime
 
     offices = mail_env["offices_file"]
     offices.write_text(offices.read_text().replace(

@@ -19,10 +19,10 @@ import httpx
 import pytest
 from webtools import GOLDEN, NOW, TODAY, publication, renderer, serving
 
-from calendar_service.loader import load_days
-from calendar_service.site import build_site
-from calendar_service.state import PublishState
-from calendar_service.web import SiteState, create_app
+from calendar_service.data.loader import load_days
+from calendar_service.publishing.site import build_site
+from calendar_service.publishing.state import PublishState
+from calendar_service.publishing.web import SiteState, create_app
 
 
 def golden_site(now=NOW, days: Path = GOLDEN / "days.yaml"):  # type: ignore[no-untyped-def]
@@ -202,8 +202,8 @@ def test_lifespan_and_health_hooks(tmp_path: Path) -> None:
 
 
 def test_refresh_keeps_serving_when_the_new_data_is_bad(tmp_path: Path) -> None:
-    from calendar_service.settings import load_settings
-    from calendar_service.web import Publisher
+    from calendar_service.base.settings import load_settings
+    from calendar_service.publishing.web import Publisher
 
     days = tmp_path / "days.yaml"
     days.write_text((GOLDEN / "days.yaml").read_text())

@@ -20,13 +20,13 @@ UID_DOMAIN = "calendar-service.conago.example"
 
 
 def publication() -> Any:
-    from calendar_service.feed import Publication
+    from calendar_service.publishing.feed import Publication
 
     return Publication(BASE_URL, UID_DOMAIN)
 
 
 def renderer() -> Any:
-    from calendar_service.render import Renderer
+    from calendar_service.publishing.render import Renderer
 
     return Renderer(ROOT / "templates")
 

@@ -1,0 +1,172 @@
+"""Settings in one place: command-line options, then CALENDAR_SERVICE_* variables, then defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from calendar_service.base.errors import ConfigError
+from calendar_service.base.text import EMAIL_RE, has_control
+
+ENV_PREFIX = "CALENDAR_SERVICE_"
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+MIN_SECRET_LENGTH = 16
+
+
+def bundled(name: str) -> Path:
+    """A shipped data file: inside the wheel (``_bundled/``) or, in a source checkout, the root."""
+    inside = PACKAGE_DIR / "_bundled" / name
+    return inside if inside.exists() else PACKAGE_DIR.parent / name
+
+
+def default_data_dir(environ: Mapping[str, str]) -> Path:
+    base = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "calendar-service"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob, documented in the README's Configuration table (keep them in sync)."""
+
+    days: Path
+    offices: Path
+    data_dir: Path
+    templates: Path
+    database_url: str = field(repr=False)  # may carry a password: print .redacted(name)
+    smtp_url: str | None = field(default=None, repr=False)
+    smtp_from: str = "Días internacionales <dias-internacionales@example.org>"
+    smtp_ca_file: Path | None = None
+    smtp_timeout: float = 30.0
+    smtp_concurrency: int = 4
+    smtp_retries: int = 3
+    smtp_retry_delay: float = 2.0
+    smtp_max_consecutive_failures: int = 10
+    base_url: str = "http://localhost:8000"
+    uid_domain: str = "calendar-service.conago.example"
+    unsubscribe: str = "mailto:dias-internacionales@example.org?subject=baja"
+    unsubscribe_url: str = "{base_url}/unsubscribe/{office}"
+    # Signs the one-click unsubscribe links. Kept out of repr() so it never lands in a log.
+    secret: str | None = field(default=None, repr=False)
+    claim_timeout: float = 900.0
+    send_batch: int = 200
+    host: str = "127.0.0.1"
+    port: int = 8000
+    sweep_minutes: int = 5
+    log_level: str = "INFO"
+
+    @property
+    def outbox(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def site_dir(self) -> Path:
+        return self.data_dir / "site"
+
+    def redacted(self, name: str) -> str:
+        """A setting's value safe to print: passwords in URLs and the secret are masked."""
+        value = getattr(self, name)
+        if name == "secret":
+            return "(set)" if value else "(not set)"
+        return redact_url(value) if isinstance(value, str) and "://" in value else str(value)
+
+
+def redact_url(url: str) -> str:
+    """Hide the password of a URL (smtp://user:pass@host -> smtp://user:***@host).
+
+    Done on the text, not with urlsplit: a password with an unencoded '/', '#' or '?' (or a bad
+    port) must be hidden too, since that is exactly the URL an error message will quote.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    userinfo, _, after = rest.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}://{user}:***@{after}" if colon else url
+
+
+_NUMERIC = {"smtp_timeout": float, "smtp_concurrency": int, "smtp_retries": int, "port": int,
+            "sweep_minutes": int, "smtp_retry_delay": float, "claim_timeout": float,
+            "send_batch": int, "smtp_max_consecutive_failures": int}
+
+
+def load_settings(options: Mapping[str, Any] | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Options win over environment variables, which win over defaults."""
+    options = {k: v for k, v in (options or {}).items() if v is not None}
+    environ = os.environ if environ is None else environ
+
+    def pick(name: str) -> Any:
+        if name in options:
+            return options[name]
+        return environ.get(ENV_PREFIX + name.upper()) or None
+
+    data_dir = Path(pick("data_dir") or default_data_dir(environ)).expanduser()
+    values: dict[str, Any] = {
+        "days": Path(pick("days") or bundled("days.yaml")),
+        "offices": Path(pick("offices") or bundled("offices.yaml")),
+        "templates": Path(pick("templates") or bundled("templates")),
+        "data_dir": data_dir,
+        "database_url": pick("database_url") or f"sqlite:///{data_dir / 'ledger.sqlite3'}",
+    }
+    for f in fields(Settings):
+        if f.name in values:
+            continue
+        raw = pick(f.name)
+        if raw is None:
+            continue
+        if f.name in _NUMERIC:
+            try:
+                raw = _NUMERIC[f.name](raw)
+            except ValueError:
+                raise ConfigError(f"{ENV_PREFIX}{f.name.upper()}: {raw!r} is not a number") from None
+            if raw <= 0:
+                raise ConfigError(f"{ENV_PREFIX}{f.name.upper()}: must be greater than zero")
+        elif f.name == "smtp_ca_file":
+            raw = Path(raw)
+        values[f.name] = raw
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    if s.smtp_url:
+        scheme = urlsplit(s.smtp_url).scheme
+        if scheme not in ("smtp", "smtp+starttls", "smtps"):
+            raise ConfigError(f"{ENV_PREFIX}SMTP_URL: scheme {scheme!r} is not supported; use "
+                              "smtp://, smtp+starttls:// or smtps://")
+        try:
+            _ = urlsplit(s.smtp_url).port  # raises on a port that is not a number
+        except ValueError:
+            raise ConfigError(f"{ENV_PREFIX}SMTP_URL: bad port in {redact_url(s.smtp_url)!r}; "
+                              "percent-encode '/', '#', '?' and '@' in the password") from None
+        if not urlsplit(s.smtp_url).hostname:
+            raise ConfigError(f"{ENV_PREFIX}SMTP_URL: no host in {redact_url(s.smtp_url)!r}")
+    if s.smtp_ca_file is not None and not s.smtp_ca_file.is_file():
+        raise ConfigError(f"{ENV_PREFIX}SMTP_CA_FILE: {s.smtp_ca_file} does not exist")
+    for name in ("smtp_from", "unsubscribe", "unsubscribe_url", "uid_domain"):
+        if has_control(getattr(s, name)):
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()}: must be on one line, without control "
+                              "characters")
+    for name in ("unsubscribe", "unsubscribe_url", "uid_domain"):
+        value = getattr(s, name)
+        if not value.isascii() or " " in value.strip():
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()}: {value!r} must be ASCII without spaces "
+                              "(percent-encode other characters)")
+    if s.secret is not None and len(s.secret.strip()) < MIN_SECRET_LENGTH:
+        # Never echo the value: only its length problem.
+        raise ConfigError(f"{ENV_PREFIX}SECRET: too short; use at least {MIN_SECRET_LENGTH} random "
+                          "characters, e.g. from: python3 -c 'import secrets; "
+                          "print(secrets.token_urlsafe(32))'")
+    if not EMAIL_RE.match(parseaddr(s.smtp_from)[1]):
+        raise ConfigError(f"{ENV_PREFIX}SMTP_FROM: {s.smtp_from!r} has no valid e-mail address; "
+                          "write it as 'Name <address@example.org>' (quote a name with commas)")
+    if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"{ENV_PREFIX}LOG_LEVEL: use DEBUG, INFO, WARNING or ERROR")
+    if urlsplit(s.base_url).scheme not in ("http", "https"):
+        raise ConfigError(f"{ENV_PREFIX}BASE_URL: {s.base_url!r} must start with http:// or https://")

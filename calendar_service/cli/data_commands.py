@@ -1,0 +1,90 @@
+"""Handlers of the data commands (check, upcoming): read, compute, print; no parsing here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime, timedelta
+
+from calendar_service.base.errors import DataError, Problem
+from calendar_service.base.settings import Settings
+from calendar_service.data.model import Catalog
+
+
+def check(args: argparse.Namespace, settings: Settings) -> int:
+    from calendar_service.data.loader import load_all
+    from calendar_service.mail.compose import check_templates
+
+    catalog, offices = load_all(settings.days, settings.offices, complete=True)
+    problems: list[Problem] = []
+    try:
+        check_templates(catalog, offices, settings)
+    except DataError as exc:
+        problems.extend(exc.problems)
+    problems.extend(_site_template_problems(catalog, settings))
+    if problems:
+        raise DataError(problems)
+    annex = sum(1 for d in catalog.days if d.annex)
+    print(f"{settings.days}: {len(catalog.days)} days ({annex} from the 2017 annex), "
+          f"{len(catalog.themes)} themes: OK")
+    print(f"{settings.offices}: {len(offices)} offices: OK")
+    print(f"{settings.templates}: e-mails, feeds and pages render for every day: OK")
+    return 0
+
+
+def _site_template_problems(catalog: Catalog, settings: Settings) -> list[Problem]:
+    """Build the whole site in memory (nothing written) so a broken page or feed template is
+    caught by check, not by the next cron run or a service reload."""
+    from calendar_service.base.errors import TemplateError
+    from calendar_service.publishing.feed import Publication
+    from calendar_service.publishing.render import Renderer
+    from calendar_service.publishing.site import build_site
+    from calendar_service.publishing.state import PublishState
+
+    now = datetime.now(UTC)
+    try:
+        build_site(catalog, today=now.date(), now=now, state=PublishState(),
+                   publication=Publication.from_settings(settings),
+                   renderer=Renderer(settings.templates))
+    except TemplateError as exc:
+        return [Problem(str(settings.templates), None, "", str(exc))]
+    return []
+
+
+def upcoming(args: argparse.Namespace, settings: Settings) -> int:
+    from calendar_service.base.dates import format_day
+    from calendar_service.data.loader import load_days
+    from calendar_service.occurrences import occurrences
+
+    catalog = load_days(settings.days)
+    if args.theme:
+        unknown = [t for t in args.theme if t not in catalog.themes]
+        if unknown:
+            raise DataError([Problem("--theme", None, "", f"unknown theme {t!r}; known: "
+                                     f"{', '.join(catalog.themes)}") for t in unknown])
+    from calendar_service.base.clock import today_from
+
+    start = today_from(args)
+    days = [d for d in catalog.days if not args.theme or d.theme_ids() & set(args.theme)]
+    found = occurrences(days, start, start + timedelta(days=args.ahead))
+    lang = args.lang
+    if args.json:
+        from calendar_service.cli import print_json
+
+        print_json([{
+            "id": o.day.id, "date": o.date.isoformat(), "name": o.day.name.get(lang),
+            "official_name": o.day.official_name.get(lang) if o.day.official_name else None,
+            "annex": o.day.annex, "themes": [t.id for t in o.day.themes],
+            "sdgs": list(o.day.sdgs), "url": o.day.url,
+        } for o in found])
+        return 0
+    if not found:
+        print("No hay días internacionales en ese periodo." if lang == "es"
+              else "No international days in that period.")
+        return 0
+    rows = [(format_day(o.date, lang), o.day.name.get(lang),
+             ", ".join(t.label.get(lang) for t in o.day.themes)) for o in found]
+    width = max(len(r[0]) for r in rows)
+    for when, name, themes in rows:
+        sys.stdout.write(f"{when:<{width}}  {name}" + (f"  [{themes}]" if themes else "") + "\n")
+    return 0

@@ -1,0 +1,178 @@
+"""Frozen values the rest of the service passes around: days, offices, occurrences, reminders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, time
+
+from calendar_service.base.text import CONTROL_CHARS, has_control  # noqa: F401  (re-exported)
+
+LANGUAGES = ("es", "en")
+DEFAULT_LANGUAGE = "es"
+
+
+@dataclass(frozen=True)
+class Text:
+    """A string in Spanish (always present) and English (optional: falls back to Spanish)."""
+
+    es: str
+    en: str | None = None
+
+    def get(self, lang: str) -> str:
+        if lang == "en" and self.en:
+            return self.en
+        return self.es
+
+
+@dataclass(frozen=True)
+class Theme:
+    id: str
+    label: Text
+
+
+@dataclass(frozen=True)
+class Body:
+    """Who proclaimed or observes a day; ``un`` says honestly whether it is a UN body."""
+
+    id: str
+    label: Text
+    un: bool
+
+
+@dataclass(frozen=True)
+class Content:
+    """Suggested communications for one day in one language."""
+
+    summary: str
+    why: str = ""
+    key_messages: tuple[str, ...] = ()
+    posts: tuple[str, ...] = ()
+    press_line: str = ""
+    hashtags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class YearOverride:
+    """What the UN announces for one year (often late): used only when present."""
+
+    theme: Text | None = None
+    key_messages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Day:
+    id: str
+    name: Text
+    annex: bool
+    month_day: tuple[int, int] | None = None
+    rule: str | None = None
+    official_name: Text | None = None
+    proclaimed_by: Body | None = None
+    resolution: str | None = None
+    since: int | None = None
+    note: Text | None = None
+    themes: tuple[Theme, ...] = ()
+    sdgs: tuple[int, ...] = ()
+    url: str | None = None
+    content: Mapping[str, Content] = field(default_factory=dict)
+    years: Mapping[int, YearOverride] = field(default_factory=dict)
+    order: int = 0
+    line: int | None = None
+
+    def content_for(self, lang: str) -> Content | None:
+        return self.content.get(lang) or self.content.get(DEFAULT_LANGUAGE)
+
+    def override_for(self, year: int) -> YearOverride | None:
+        return self.years.get(year)
+
+    def theme_ids(self) -> frozenset[str]:
+        return frozenset(t.id for t in self.themes)
+
+    @property
+    def digest(self) -> str:
+        """A hash of everything published about the day: it changes exactly when the data does."""
+        return _digest(self)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Text):
+        return {"es": value.es, "en": value.en}
+    if isinstance(value, (Theme, Body)):
+        return value.id
+    if isinstance(value, (Content, YearOverride)):
+        return {k: _plain(v) for k, v in value.__dict__.items()}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _digest(day: Day) -> str:
+    data = {k: _plain(v) for k, v in day.__dict__.items() if k not in ("order", "line")}
+    raw = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Everything days.yaml declares, validated."""
+
+    themes: Mapping[str, Theme]
+    bodies: Mapping[str, Body]
+    days: tuple[Day, ...]
+    source: str = "days.yaml"
+    version: str = ""
+
+    def day(self, day_id: str) -> Day | None:
+        for d in self.days:
+            if d.id == day_id:
+                return d
+        return None
+
+
+@dataclass(frozen=True)
+class Office:
+    id: str
+    name: str
+    state: str
+    emails: tuple[str, ...]
+    timezone: str
+    language: str = DEFAULT_LANGUAGE
+    themes: frozenset[str] = frozenset()
+    lead_days: tuple[int, ...] = (14, 3)
+    send_time: time = time(9, 0)
+    line: int | None = None
+
+    def wants(self, day: Day) -> bool:
+        """Empty ``themes`` means every day."""
+        return not self.themes or bool(self.themes & day.theme_ids())
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """A day on a calendar date: a date, never an instant, so it is all-day everywhere."""
+
+    day: Day
+    date: date
+
+    @property
+    def uid_key(self) -> str:
+        return f"{self.day.id}-{self.date.year}"
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One office told about one occurrence ``lead`` days ahead: the ledger's unique key."""
+
+    office: Office
+    occurrence: Occurrence
+    lead: int
+
+    @property
+    def key(self) -> tuple[str, str, str, int]:
+        return (self.office.id, self.occurrence.day.id, self.occurrence.date.isoformat(), self.lead)

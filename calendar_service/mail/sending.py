@@ -1,0 +1,545 @@
+"""One run of "send what is due": reminders -> ledger claim -> compose -> deliver -> mark.
+
+:func:`send_due` is the single entry point for ``send-due``, the ``daily`` cron job and the
+scheduler's sweep. Messages are generated per chunk of offices and handed to a bounded queue, so
+memory stays flat however many offices there are. Each chunk is registered and claimed in one
+transaction while the chunk before it is being sent, and results are marked as they arrive; on
+interruption (SIGTERM, Ctrl-C, a ``stop`` event, or a relay that keeps failing) the run stops
+feeding, lets in-flight messages finish, marks them, and gives back every claim it did not use,
+so nothing is lost. A hard kill leaves claims that go stale and are re-claimed later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from calendar_service.data.model import Catalog, Office
+
+if TYPE_CHECKING:
+    from calendar_service.base.settings import Settings
+    from calendar_service.mail.compose import Outgoing
+    from calendar_service.mail.delivery import Result, Sleep, Transport
+    from calendar_service.mail.ledger import Key, Ledger, Mark
+    from calendar_service.mail.reminders import Batch
+
+log = logging.getLogger("calendar_service.mail.sending")
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One message a run sends (or, in a dry run, would send)."""
+
+    office_id: str
+    recipients: tuple[str, ...]
+    local_time: datetime  # when it was scheduled, on the office's clock
+    items: tuple[tuple[str, str, int, int], ...]  # (day id, date, lead, days ahead)
+    status: str  # "due", "sent", "claimed" (another run), "permanent-failure", ...
+    catch_up: bool
+
+
+@dataclass
+class RunReport:
+    """What one run did; ``exit_code`` is 1 when anything due was not delivered."""
+
+    as_of: datetime
+    dry_run: bool = False
+    due: int = 0  # reminders due at as_of (including ones already sent)
+    sent: int = 0  # reminders delivered by this run
+    messages: int = 0  # messages delivered (written to the outbox or accepted by SMTP)
+    failed: int = 0  # reminders that failed for now: retried on the next run
+    permanent: int = 0  # reminders the server refused for good (5xx)
+    pending: int = 0  # due, undelivered after this run (failed + not attempted)
+    already_sent: int = 0
+    refused_before: int = 0  # refused for good (5xx) by an earlier run: in the log, not retried
+    retired: int = 0  # superseded or expired (a nearer lead went, or the day passed)
+    busy: int = 0  # being sent by another run right now
+    unsubscribed: int = 0  # due to offices that unsubscribed: recorded, never sent
+    interrupted: bool = False
+    transport: str = ""
+    problems: list[str] = field(default_factory=list)
+    stopped: str = ""  # why the run stopped early on its own (server unusable, too many 4xx)
+    planned: list[Planned] = field(default_factory=list)
+    refused: int = 0  # individual addresses refused while the message went to the others
+
+    @property
+    def ok(self) -> bool:
+        return not (self.failed or self.permanent or self.pending)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def summary(self) -> str:
+        return (f"run as_of={self.as_of.isoformat()} due={self.due} sent={self.sent} "
+                f"messages={self.messages} already_sent={self.already_sent} busy={self.busy} "
+                f"failed={self.failed} permanent={self.permanent} pending={self.pending}"
+                + (f" refused_before={self.refused_before}" if self.refused_before else "")
+                + (f" retired={self.retired}" if self.retired else "")
+                + (f" unsubscribed={self.unsubscribed}" if self.unsubscribed else "")
+                + (" interrupted=yes" if self.interrupted else ""))
+
+
+def _chunks(seq: Sequence[Batch], size: int, first: int) -> Iterator[Sequence[Batch]]:
+    """``first`` batches, then four times more each time up to ``size``. The next chunk is
+    claimed while this one is sent, so each claim must take less time than sending the chunk
+    before it; a small first chunk also gets the connections busy sooner."""
+    step = min(first, size)
+    start = 0
+    while start < len(seq):
+        yield seq[start:start + step]
+        start += step
+        step = min(step * 4, size)
+
+
+def send_due(settings: Settings, catalog: Catalog, offices: Sequence[Office], now: datetime, *,
+             dry_run: bool = False, transport: Transport | None = None,
+             ledger: Ledger | None = None, sleep: Sleep | None = None,
+             stop: threading.Event | None = None,
+             progress: Callable[[int, int], None] | None = None,
+             handle_signals: bool = False) -> RunReport:
+    """Send every reminder due at ``now`` (aware) exactly once; safe to call concurrently.
+
+    ``transport`` defaults to SMTP when ``settings.smtp_url`` is set, else the outbox;
+    ``ledger`` defaults to ``settings.database_url``. ``stop`` (set from another thread, e.g. a
+    scheduler shutting down) or, with ``handle_signals``, SIGTERM/SIGINT end the run early
+    without losing anything. ``progress(done, total)`` is called as messages complete.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    from calendar_service.mail.ledger import Ledger
+
+    own_ledger = ledger is None
+    led = Ledger.from_settings(settings) if ledger is None else ledger
+    try:
+        if dry_run:
+            return _plan(settings, catalog, offices, now, led)
+        if transport is None:
+            from calendar_service.mail.delivery import transport_for
+
+            transport = transport_for(settings, sleep=sleep)
+        run = _Run(settings, catalog, offices, now, led, transport, stop, progress)
+        return asyncio.run(run.execute(handle_signals))
+    finally:
+        if own_ledger:
+            led.close()
+
+
+def _plan(settings: Settings, catalog: Catalog, offices: Sequence[Office], now: datetime,
+          ledger: Ledger) -> RunReport:
+    from calendar_service.mail.ledger import CLAIMED, FAILED, PENDING, SENT, UNSUBSCRIBED
+    from calendar_service.mail.reminders import due_reminders
+
+    report = RunReport(as_of=now, dry_run=True)
+    batches = due_reminders(catalog, offices, now)
+    statuses = ledger.statuses([k for b in batches for k in b.keys])
+    skip = ledger.unsubscribed_ids()
+    for b in batches:
+        report.due += len(b.items)
+        current = {i.key: statuses.get(i.key, PENDING) for i in b.items}
+        if b.office.id in skip:  # a real run records these as unsubscribed and sends nothing
+            current = {k: UNSUBSCRIBED if s in (PENDING, FAILED) else s
+                       for k, s in current.items()}
+        todo = [i for i in b.items if current[i.key] in (PENDING, FAILED)]
+        if todo:
+            report.planned.append(_planned(b, todo, "due"))
+            report.pending += len(todo)
+        off = [i for i in b.items if current[i.key] == UNSUBSCRIBED]
+        if off:
+            report.planned.append(_planned(b, off, UNSUBSCRIBED))
+            report.unsubscribed += len(off)
+        for i in b.items:
+            if i in todo or i in off:
+                continue
+            status = current[i.key]
+            report.already_sent += status == SENT
+            report.busy += status == CLAIMED
+            report.planned.append(_planned(b, (i,), status))
+    return report
+
+
+def _planned(batch: Batch, items: Sequence[Any], status: str) -> Planned:
+    tz = batch.local_now.tzinfo
+    return Planned(office_id=batch.office.id, recipients=batch.office.emails,
+                   local_time=max(i.scheduled for i in items).astimezone(tz),
+                   items=tuple((i.occurrence.day.id, i.occurrence.date.isoformat(), i.lead,
+                                i.days_ahead) for i in items),
+                   status=status, catch_up=any(i.catch_up for i in items))
+
+
+class _Run:
+    """One run's state. Ledger work goes to one thread, in order, while the event loop composes
+    and the connections send: the next chunk is claimed while the current one is sent, marks are
+    written as results arrive, and the final release waits for every claim and mark before it."""
+
+    def __init__(self, settings: Settings, catalog: Catalog, offices: Sequence[Office],
+                 now: datetime, ledger: Ledger, transport: Transport,
+                 stop: threading.Event | None,
+                 progress: Callable[[int, int], None] | None) -> None:
+        self.settings, self.catalog, self.offices, self.now = settings, catalog, offices, now
+        self.ledger, self.transport = ledger, transport
+        self.token = uuid.uuid4().hex
+        self.report = RunReport(as_of=now, transport=transport.description)
+        self.thread_stop = stop
+        self.progress = progress
+        self.marks: list[Mark] = []
+        self.claimed: set[Key] = set()
+        self.outcome: dict[Key, str] = {}  # what this run did with the keys it claimed
+        self.seen: set[Key] = set()  # keys of the chunks claimed so far (ours or not)
+        self.elsewhere: list[Key] = []  # seen, not ours, not final: busy or pending at the end
+        self.stopping = False
+        self.retired = False
+        self.done = 0
+        self.total = 0
+        self._db_thread: ThreadPoolExecutor | None = None
+        self._db_calls: list[asyncio.Future[Any]] = []
+
+    def _stop_requested(self) -> bool:
+        if self.thread_stop is not None and self.thread_stop.is_set():
+            self.stopping = True
+        return self.stopping
+
+    def _request_stop(self) -> None:
+        if not self.stopping:
+            log.warning("event=stopping reason=signal")
+        self.stopping = True
+
+    def _db(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        """Run ``fn`` on the run's single database thread, after every call asked before it."""
+        assert self._db_thread is not None
+        call = asyncio.get_running_loop().run_in_executor(self._db_thread, fn, *args)
+        self._db_calls.append(call)
+        return call
+
+    async def _db_settle(self) -> BaseException | None:
+        """Wait for every database call in flight; returns the first error instead of raising."""
+        calls, self._db_calls = self._db_calls, []
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        return next((r for r in results if isinstance(r, BaseException)), None)
+
+    async def execute(self, handle_signals: bool) -> RunReport:
+        import signal
+
+        loop = asyncio.get_running_loop()
+        installed = []
+        if handle_signals and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                try:
+                    loop.add_signal_handler(sig, self._request_stop)
+                    installed.append(sig)
+                except (NotImplementedError, RuntimeError):  # not on this platform
+                    pass
+        self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
+        try:
+            await self._execute()
+        finally:
+            self._db_thread.shutdown(wait=True)
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+        return self.report
+
+    async def _execute(self) -> None:
+        from calendar_service.mail.compose import Composer
+        from calendar_service.mail.reminders import due_reminders
+
+        report, ledger = self.report, self.ledger
+        run_id = ledger.start_run(self.now)
+        batches = due_reminders(self.catalog, self.offices, self.now)
+        report.due = sum(len(b.items) for b in batches)
+        self.total = len(batches)
+        # Unsubscribed offices' reminders are recorded (status "unsubscribed", so `log` and
+        # `send-due --dry-run` show them) and never claimed: ``Ledger.take`` sees to both.
+        composer = Composer(self.settings)
+        queue: asyncio.Queue[Outgoing | None] = asyncio.Queue(maxsize=4 * self.transport.concurrency)
+        workers = [asyncio.create_task(self._worker(queue))
+                   for _ in range(max(1, self.transport.concurrency))]
+        finished = False
+        try:
+            await self._feed(batches, composer, queue, workers)
+            finished = True
+        finally:
+            if self.stopping or not finished or any(w.done() for w in workers):
+                # Drop what no connection has taken yet (its claims are released below) and
+                # let in-flight messages finish.
+                while not queue.empty():
+                    queue.get_nowait()
+            for w in workers:
+                if not w.done():
+                    await queue.put(None)
+            results = await asyncio.gather(*workers, return_exceptions=True)
+            for r in results:
+                if isinstance(r, BaseException):
+                    log.error("event=worker-crashed error=%s", type(r).__name__)
+            self._retire(batches)
+            failure = await self._db_settle()  # every claim and mark is in before the release
+            self._flush_marks(now=True)
+            ledger.release(self.token)
+            # Chunks the run stopped before reaching are recorded as due all the same.
+            unreached = [i for b in batches for i in b.items if i.key not in self.seen]
+            if unreached:
+                ledger.register(unreached, ledger.unsubscribed_ids())
+            todo = self.elsewhere + [i.key for i in unreached]
+            after = ledger.statuses(todo) if todo else {}
+            self._summarise(batches, after)
+            report.interrupted = self.stopping
+            ledger.finish_run(run_id, sent=report.sent, failed=report.failed + report.permanent,
+                              pending=report.pending, messages=report.messages, ok=report.ok)
+        if failure is not None:
+            raise failure
+
+    async def _feed(self, batches: Sequence[Batch], composer: Any,
+                    queue: asyncio.Queue[Outgoing | None], workers: list[asyncio.Task[None]]
+                    ) -> None:
+        """Claim chunk after chunk (the next one while this one is sent) and queue its messages."""
+        from calendar_service.mail.reminders import Batch
+
+        chunks = _chunks(batches, self.settings.send_batch, first=4 * self.transport.concurrency)
+        chunk = next(chunks, None)
+        taking = self._db(self.ledger.take, _items(chunk), self.token) if chunk else None
+        while chunk is not None and taking is not None:
+            got, others = await taking
+            self.claimed |= got
+            self.seen.update(got, others)
+            for key, status in others.items():
+                if not self._count_settled(status):
+                    self.elsewhere.append(key)
+            if self._stop_requested():
+                return
+            chunk, current, taking = next(chunks, None), chunk, None
+            for b in current:
+                items = tuple(i for i in b.items if i.key in got)
+                if not items:
+                    self._advance()
+                    continue
+                if self._stop_requested() or any(w.done() for w in workers):
+                    return
+                await queue.put(composer.message(Batch(b.office, items, b.local_now), self.now))
+                if queue.qsize() == 1:
+                    await asyncio.sleep(0)  # a connection was waiting: let it start sending now
+                if taking is None and chunk:  # after the first message: it goes out sooner
+                    taking = self._db(self.ledger.take, _items(chunk), self.token)
+            if taking is None and chunk:
+                taking = self._db(self.ledger.take, _items(chunk), self.token)
+            self._retire(batches)
+            self._flush_marks()
+
+    def _retire(self, batches: Sequence[Batch]) -> None:
+        """Once per run. Rows that can no longer go out are other keys than the due ones, so
+        this runs after the first chunk is queued rather than delay the first messages."""
+        if not self.retired:
+            self.retired = True
+            self._db(lambda: self.ledger.retire(batches, self.offices, self.now,
+                                                self.ledger.unsubscribed_ids()))
+
+    def _advance(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+    async def _worker(self, queue: asyncio.Queue[Outgoing | None]) -> None:
+        session = self.transport.session(self._stop_requested)
+        try:
+            while True:
+                msg = await queue.get()
+                if msg is None:
+                    return
+                if self._stop_requested():
+                    # Never sent: its claims are given back at the end. The worker keeps
+                    # taking from the queue until told to finish, so the feeder never blocks.
+                    continue
+                try:
+                    result = await session.send(msg)
+                except Exception as exc:  # a bug or a library surprise must not hang the run
+                    from calendar_service.mail.delivery import Result
+                    from calendar_service.mail.ledger import FAILED
+
+                    log.exception("event=send-crashed")
+                    result = Result(FAILED, error=f"{type(exc).__name__}: {exc}", fatal=True)
+                self._record(msg, result)
+                if result.fatal:
+                    if not self.report.stopped:
+                        self.report.stopped = result.stop_reason or result.error or result.status
+                        log.error("event=stopping reason=%r", self.report.stopped)
+                    self.stopping = True
+                if len(self.marks) >= _MARK_EVERY:
+                    self._flush_marks()
+        finally:
+            await session.close()
+
+    def _record(self, msg: Outgoing, result: Result) -> None:
+        from calendar_service.mail.ledger import SENT, Mark
+
+        self.marks.append(Mark(keys=msg.keys, status=result.status, message_id=msg.message_id,
+                               reply=result.reply, refused=result.refused or None,
+                               error=result.error))
+        for key in msg.keys:
+            self.outcome[key] = result.status
+        if result.status == SENT:
+            self.report.messages += 1
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("event=sent %s reply=%r", _fields(msg), result.reply)
+            if result.refused:
+                self.report.refused += len(result.refused)
+                for addr, why in result.refused.items():
+                    log.warning("event=recipient-refused %s address=%s reply=%r", _fields(msg),
+                                addr, why)
+        else:
+            log.warning("event=%s %s error=%r", result.status, _fields(msg), result.error)
+        self._advance()
+
+    def _flush_marks(self, *, now: bool = False) -> None:
+        """Write the outcomes gathered so far: in the database thread, or ``now`` in this one."""
+        marks, self.marks = self.marks, []
+        if not marks:
+            return
+        if now:
+            self.ledger.mark(marks, self.token)
+        else:
+            self._db(self.ledger.mark, marks, self.token)
+
+    def _count_settled(self, status: str | None) -> bool:
+        """Count a reminder an earlier run settled for good; False when it is still open."""
+        from calendar_service.mail.ledger import EXPIRED, PERMANENT, SENT, SUPERSEDED, UNSUBSCRIBED
+
+        r = self.report
+        if status == SENT:
+            r.already_sent += 1
+        elif status == PERMANENT:
+            r.refused_before += 1
+        elif status == UNSUBSCRIBED:
+            r.unsubscribed += 1  # recorded, never claimed
+        elif status in (SUPERSEDED, EXPIRED):
+            r.retired += 1
+        else:
+            return False
+        return True
+
+    def _summarise(self, batches: Sequence[Batch], after: dict[Key, str]) -> None:
+        from calendar_service.mail.ledger import CLAIMED, FAILED, PERMANENT, SENT, UNSUBSCRIBED
+
+        r = self.report
+        elsewhere = set(self.elsewhere)
+        for b in batches:
+            for key in b.keys:
+                if key in self.claimed:
+                    status = self.outcome.get(key)
+                    if status == SENT:
+                        r.sent += 1
+                    elif status == PERMANENT:
+                        r.permanent += 1
+                        r.problems.append(f"refused for good: {_describe(key)}")
+                    elif status == FAILED:
+                        r.failed += 1
+                        r.pending += 1
+                        r.problems.append(f"failed, retried next run: {_describe(key)}")
+                    else:  # claimed but never sent (interrupted): released
+                        r.pending += 1
+                        r.problems.append(f"not attempted, pending: {_describe(key)}")
+                    continue
+                if key in self.seen and key not in elsewhere:
+                    continue  # settled when claimed: sent before, or unsubscribed (counted then)
+                status = after.get(key)
+                if key not in self.seen and self._count_settled(status):
+                    continue  # in a chunk this run stopped before reaching, settled before
+                if status == UNSUBSCRIBED:
+                    r.unsubscribed += 1
+                elif status in (SENT, CLAIMED, PERMANENT):
+                    r.busy += 1  # another run has it
+                else:
+                    r.pending += 1
+                    r.problems.append(f"not attempted, pending: {_describe(key)}")
+
+
+_MARK_EVERY = 64  # outcomes written per database transaction while sending
+
+
+def _items(chunk: Sequence[Batch] | None) -> list[Any]:
+    return [i for b in chunk or () for i in b.items]
+
+
+def _fields(msg: Outgoing) -> str:
+    return f"office={msg.office_id} reminders={len(msg.keys)} message_id={msg.message_id}"
+
+
+def _describe(key: Key) -> str:
+    office, day, when, lead = key
+    return f"office={office} day={day} date={when} lead={lead}"
+
+
+# -- CLI -------------------------------------------------------------------------------------
+
+
+def cmd_send_due(args: Any, settings: Settings) -> int:
+    import sys
+
+    from calendar_service.base.clock import now_from
+    from calendar_service.base.logs import configure_logging
+    from calendar_service.data.loader import load_all
+
+    configure_logging(settings)
+    catalog, offices = load_all(settings.days, settings.offices)
+    now = now_from(args)
+    if args.dry_run:
+        report = send_due(settings, catalog, offices, now, dry_run=True)
+        _print_plan(report)
+        return 0
+    progress, finish = progress_bar()
+    try:
+        report = send_due(settings, catalog, offices, now, progress=progress, handle_signals=True)
+    finally:
+        finish()
+    if report.sent or report.failed or report.permanent or report.pending or report.interrupted:
+        log.info("event=run-finished transport=%r %s", report.transport, report.summary())
+    if report.stopped:
+        print(f"stopped early: {report.stopped}", file=sys.stderr)
+    if not report.ok:
+        print(f"not delivered: {report.pending} pending, {report.permanent} refused for good "
+              f"({report.failed} failed and will be retried on the next run)", file=sys.stderr)
+        for line in report.problems[:50]:
+            print(f"  {line}", file=sys.stderr)
+        if len(report.problems) > 50:
+            print(f"  … and {len(report.problems) - 50} more (calendar-service log --status "
+                  "failed)", file=sys.stderr)
+    return report.exit_code
+
+
+def progress_bar() -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
+    """A rich progress bar on a terminal (and nothing under cron): (update, finish)."""
+    import sys
+
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    task = bar.add_task("sending", total=None)
+    bar.start()
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return update, bar.stop
+
+
+def _print_plan(report: RunReport) -> None:
+    if not report.planned:
+        print(f"nothing due at {report.as_of.isoformat()}")
+        return
+    for p in report.planned:
+        days = ", ".join(f"{d} {when} (lead {lead}, {ahead} days ahead)"
+                         for d, when, lead, ahead in p.items)
+        flag = " catch-up" if p.catch_up and p.status == "due" else ""
+        verb = "would send" if p.status == "due" else f"skip ({p.status})"
+        print(f"{p.local_time.strftime('%Y-%m-%d %H:%M %Z')}  {p.office_id}  {verb}{flag}  "
+              f"to {', '.join(p.recipients)}: {days}")
+    print(f"{report.pending} reminders would be sent, {report.already_sent} already sent, "
+          f"{report.busy} in progress elsewhere"
+          + (f", {report.unsubscribed} skipped (office unsubscribed)" if report.unsubscribed
+             else ""))

@@ -1,0 +1,199 @@
+"""Occurrences -> iCalendar bytes (RFC 5545), one feed per language, theme and variant.
+
+Every event is all-day (``VALUE=DATE``, exclusive DTEND): an international day is a date, never
+an instant, so no client time zone can move it. UIDs are ``{day id}-{year}@{uid_domain}``: the
+same across builds, releases and hosts. SEQUENCE, LAST-MODIFIED and DTSTAMP come from the
+publication state, so they move only when that day's published data does, and unchanged data
+gives byte-identical feeds (stable ETags).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from calendar_service.base import paths
+from calendar_service.base.errors import ConfigError, DataError, Problem
+from calendar_service.base.settings import Settings
+from calendar_service.data.model import LANGUAGES, Catalog, Day, Occurrence
+from calendar_service.occurrences import occurrences
+from calendar_service.publishing.render import Renderer
+from calendar_service.publishing.state import PublishState, Revision, revise
+
+REFRESH = timedelta(days=1)
+# The VALARM variant reminds at 09:00 (the client's time) the day before: all-day events start at
+# local midnight, so 15 hours earlier.
+ALARM_TRIGGER = timedelta(hours=-15)
+PRODID = "-//CONAGO Comision de Asuntos Internacionales//calendar-service//{lang}"
+
+
+@dataclass(frozen=True)
+class Publication:
+    """Where the site is published and how event UIDs are named (settings, as values)."""
+
+    base_url: str
+    uid_domain: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Publication:
+        return cls(settings.base_url.rstrip("/"), settings.uid_domain)
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One feed: a language, optionally one theme, optionally with reminders (VALARM)."""
+
+    lang: str = "es"
+    theme: str | None = None
+    alarms: bool = False
+
+    @property
+    def path(self) -> str:
+        return paths.feed(self.lang, self.theme, self.alarms)
+
+
+def feed_specs(catalog: Catalog) -> list[FeedSpec]:
+    """Every feed the site publishes: all days, with reminders, and one per theme; per language."""
+    return [spec for lang in LANGUAGES for spec in
+            (FeedSpec(lang), FeedSpec(lang, alarms=True),
+             *(FeedSpec(lang, theme) for theme in catalog.themes))]
+
+
+def window(today: date) -> tuple[date, date]:
+    """The previous calendar year, this one and the next two: history and room to plan."""
+    return date(today.year - 1, 1, 1), date(today.year + 3, 1, 1)
+
+
+def day_digests(catalog: Catalog, publication: Publication, renderer: Renderer) -> dict[str, str]:
+    """What each day's events depend on: its data, its labels, the site and the templates."""
+    out = {}
+    for day in catalog.days:
+        parts = [day.digest, publication.base_url, publication.uid_domain, renderer.fingerprint,
+                 *(f"{t.id}={t.label.es}|{t.label.en}" for t in day.themes)]
+        if day.proclaimed_by:
+            b = day.proclaimed_by
+            parts.append(f"{b.id}={b.label.es}|{b.label.en}")
+        out[day.id] = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+    return out
+
+
+def revise_days(state: PublishState, catalog: Catalog, publication: Publication,
+                renderer: Renderer, now: datetime) -> PublishState:
+    return PublishState(days=revise(state.days, day_digests(catalog, publication, renderer), now),
+                        files=state.files)
+
+
+def check_spec(catalog: Catalog, spec: FeedSpec) -> None:
+    if spec.lang not in LANGUAGES:
+        raise ConfigError(f"unknown language {spec.lang!r}; use {' or '.join(LANGUAGES)}")
+    if spec.theme is not None and spec.theme not in catalog.themes:
+        raise DataError([Problem("--theme", None, "", f"unknown theme {spec.theme!r}; known: "
+                                 f"{', '.join(catalog.themes)}")])
+
+
+def feed_days(catalog: Catalog, spec: FeedSpec) -> list[Day]:
+    return [d for d in catalog.days if spec.theme is None or spec.theme in d.theme_ids()]
+
+
+def build_feed(catalog: Catalog, spec: FeedSpec, *, today: date,
+               revisions: Mapping[str, Revision], publication: Publication,
+               renderer: Renderer) -> bytes:
+    """The feed's bytes. Pure: the same arguments always give the same bytes."""
+    from icalendar import Calendar, vDuration, vText, vUri
+
+    check_spec(catalog, spec)
+    lang = spec.lang
+    w = renderer.words(lang)
+    theme_label = catalog.themes[spec.theme].label.get(lang) if spec.theme else ""
+    name = str(w.calendar_name(theme_label))
+    cal = Calendar()
+    cal.add("prodid", PRODID.format(lang=lang.upper()))
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("name", name)
+    cal.add("x-wr-calname", vText(name))
+    description = str(w.calendar_description(theme_label))
+    cal.add("description", description)
+    cal.add("x-wr-caldesc", vText(description))
+    cal.add("source", vUri(publication.url(spec.path)), parameters={"VALUE": "URI"})
+    cal.add("url", vUri(publication.url(paths.home(lang))), parameters={"VALUE": "URI"})
+    cal.add("refresh-interval", vDuration(REFRESH), parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", vDuration(REFRESH))
+
+    start, end = window(today)
+    for occ in occurrences(feed_days(catalog, spec), start, end):
+        cal.add_component(_event(occ, spec, revisions[occ.day.id], publication, renderer, w))
+    return cal.to_ical()  # type: ignore[no-any-return]
+
+
+def _event(occ: Occurrence, spec: FeedSpec, rev: Revision, publication: Publication,
+           renderer: Renderer, w: Any) -> Any:
+    from icalendar import Alarm, Event, vUri
+
+    lang = spec.lang
+    day, year = occ.day, occ.date.year
+    override = day.override_for(year)
+    link = (override.url if override and override.url else None) or day.url
+    page_url = publication.url(paths.day_page(lang, day.id))
+    description = renderer.render(
+        "feed/description.txt", day=day, lang=lang, year=year, override=override,
+        content=day.content_for(lang), body=day.proclaimed_by, link=link, page_url=page_url, w=w)
+    summary = day.name.get(lang)
+    ev = Event()
+    ev.add("uid", f"{day.id}-{year}@{publication.uid_domain}")
+    ev.add("dtstamp", rev.last_modified)
+    ev.add("last-modified", rev.last_modified)
+    ev.add("sequence", rev.sequence)
+    ev.add("dtstart", occ.date)
+    ev.add("dtend", occ.date + timedelta(days=1))
+    ev.add("summary", summary)
+    ev.add("description", "\n".join(line for line in description.strip().splitlines() if line))
+    if day.themes:
+        ev.add("categories", [t.label.get(lang) for t in day.themes])
+    ev.add("url", vUri(link or page_url), parameters={"VALUE": "URI"})
+    ev.add("transp", "TRANSPARENT")
+    ev.add("class", "PUBLIC")
+    if spec.alarms:
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", f"{w.alarm_text}: {summary}")
+        alarm.add("trigger", ALARM_TRIGGER)
+        ev.add_component(alarm)
+    return ev
+
+
+def cmd_feed(args: argparse.Namespace, settings: Settings) -> int:
+    """``calendar-service feed``: write one feed to a file or to standard output."""
+    from calendar_service.base.clock import now_from, today_from
+    from calendar_service.base.files import atomic_write
+    from calendar_service.data.loader import load_days
+    from calendar_service.publishing.state import load_state, save_state
+
+    catalog = load_days(settings.days)
+    spec = FeedSpec(args.lang, args.theme, args.alarms)
+    check_spec(catalog, spec)
+    renderer = Renderer(settings.templates)
+    publication = Publication.from_settings(settings)
+    state = revise_days(load_state(settings.data_dir), catalog, publication, renderer,
+                        now_from(args, today_at=time(0, 0)))
+    body = build_feed(catalog, spec, today=today_from(args), revisions=state.days,
+                      publication=publication, renderer=renderer)
+    save_state(settings.data_dir, state)
+    if args.output and args.output != "-":
+        try:
+            atomic_write(Path(args.output), body)
+        except OSError as exc:
+            raise ConfigError(f"{args.output}: cannot write ({exc.strerror})") from None
+    else:
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+    return 0

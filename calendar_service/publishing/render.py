@@ -1,0 +1,73 @@
+"""The jinja2 environment over templates/: every word of a feed or page comes from there."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from calendar_service.base.errors import TemplateError
+
+
+class Renderer:
+    """Loads templates once; HTML is autoescaped, undefined names are errors, not blanks."""
+
+    def __init__(self, templates: Path) -> None:
+        from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+        from calendar_service.base.dates import format_day
+
+        self.templates = Path(templates)
+        if not self.templates.is_dir():
+            raise TemplateError(f"{self.templates}: templates folder not found "
+                                "(set CALENDAR_SERVICE_TEMPLATES)")
+        self.env = Environment(
+            loader=FileSystemLoader(str(self.templates)),
+            autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+            undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+            keep_trailing_newline=True)
+        self.env.filters["day"] = format_day
+
+    def render(self, name: str, **context: Any) -> str:
+        from jinja2 import TemplateError as JinjaError
+
+        try:
+            return self.env.get_template(name).render(**context)
+        except JinjaError as exc:
+            where = getattr(exc, "filename", None) or name
+            line = getattr(exc, "lineno", None)
+            if line is None:  # render-time errors: jinja puts the template line in the traceback
+                where, line = _template_frame(exc, self.templates) or (where, None)
+            raise TemplateError(f"{where}{f':{line}' if line else ''}: {exc}") from None
+
+    def words(self, lang: str) -> Any:
+        """The words of one language: ``templates/words/LANG.j2`` as a module of names."""
+        from jinja2 import TemplateError as JinjaError
+
+        try:
+            return self.env.get_template(f"words/{lang}.j2").module
+        except JinjaError as exc:
+            raise TemplateError(f"words/{lang}.j2: {exc}") from None
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Changes when any feed-facing template changes, so feed revisions follow them."""
+        h = hashlib.sha256()
+        for sub in ("words", "feed"):
+            for path in sorted((self.templates / sub).glob("*")):
+                if path.is_file():
+                    h.update(path.name.encode() + b"\0" + path.read_bytes())
+        return h.hexdigest()[:16]
+
+
+def _template_frame(exc: BaseException, root: Path) -> tuple[str, int] | None:
+    """The innermost template file and line of an error raised while rendering."""
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.startswith(str(root)):
+            found = (str(Path(filename).relative_to(root)), tb.tb_lineno)
+        tb = tb.tb_next
+    return found

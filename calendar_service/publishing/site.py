@@ -1,0 +1,316 @@
+"""The public site as one in-memory value: path -> bytes, type, ETag, Last-Modified.
+
+It is computed once per data change (or new day) and then either written to a folder by
+``calendar-service build DIR`` or served from memory by ``calendar-service serve``: the same
+paths and the same bytes either way. Building is pure; writing is at the end of this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from calendar_service.base import paths
+from calendar_service.base.errors import ConfigError, TemplateError
+from calendar_service.base.settings import Settings
+from calendar_service.data.model import LANGUAGES, Catalog, Day
+from calendar_service.occurrences import day_dates, next_occurrence, occurrences
+from calendar_service.publishing.feed import (
+    FeedSpec,
+    Publication,
+    build_feed,
+    feed_specs,
+    revise_days,
+    window,
+)
+from calendar_service.publishing.render import Renderer
+from calendar_service.publishing.state import PublishState, revise, utc_seconds
+
+MARKER = ".calendar-service-site"
+UPCOMING_MONTHS = 12
+TYPES = {
+    ".ics": "text/calendar; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".json": "application/json",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+# Feeds: clients poll every few hours anyway; an hour of caching spares the server. Pages and the
+# JSON list change at most daily; assets change only with a release.
+CACHE = {".ics": "public, max-age=3600", ".html": "public, max-age=600",
+         ".json": "public, max-age=600", ".css": "public, max-age=86400",
+         ".js": "public, max-age=86400", ".svg": "public, max-age=86400"}
+STATIC_ASSETS = ("style.css", "copy.js", "icon.svg")
+NOT_FOUND = "/404.html"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One file of the site, with everything HTTP needs precomputed."""
+
+    path: str
+    body: bytes
+    content_type: str
+    cache_control: str
+    etag: str
+    last_modified: datetime
+    gzipped: bytes | None = None
+
+    @property
+    def http_last_modified(self) -> str:
+        return format_datetime(self.last_modified, usegmt=True)
+
+
+@dataclass(frozen=True)
+class Site:
+    resources: Mapping[str, Resource]
+    today: date
+    built_at: datetime
+    days: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
+    themes: frozenset[str] = frozenset()
+
+    def get(self, path: str) -> Resource | None:
+        return self.resources.get(path)
+
+
+def _suffix(path: str) -> str:
+    return ".html" if path.endswith("/") else os.path.splitext(path)[1]
+
+
+def make_resource(path: str, body: bytes, last_modified: datetime) -> Resource:
+    suffix = _suffix(path)
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    gz = gzip.compress(body, compresslevel=9, mtime=0) if len(body) > 256 else None
+    return Resource(path=path, body=body, content_type=TYPES[suffix], cache_control=CACHE[suffix],
+                    etag=f'"{digest}"', last_modified=last_modified,
+                    gzipped=gz if gz is not None and len(gz) < len(body) else None)
+
+
+def subscribe_links(publication: Publication, feed_path: str, name: str) -> dict[str, str]:
+    """The links each calendar application understands for subscribing to one feed."""
+    https = publication.url(feed_path)
+    webcal = "webcal://" + https.split("://", 1)[1]
+    return {
+        "https": https,
+        "webcal": webcal,
+        "google": "https://calendar.google.com/calendar/r?cid=" + quote(webcal, safe=":/"),
+        "outlook": "https://outlook.live.com/calendar/0/addfromweb?"
+                   + urlencode({"url": https, "name": name}, quote_via=quote),
+    }
+
+
+def _day_view(day: Day, lang: str, when: date | None, publication: Publication) -> dict[str, Any]:
+    """What a page or the JSON list shows of one day: only what the data has."""
+    override = day.override_for(when.year) if when else None
+    content = day.content_for(lang)
+    content_lang = lang if lang in day.content else "es"
+    key_messages: tuple[str, ...] = content.key_messages if content else ()
+    km_lang = content_lang
+    if override and override.key_messages:
+        if lang in override.key_messages:
+            key_messages, km_lang = override.key_messages[lang], lang
+        elif "es" in override.key_messages:
+            key_messages, km_lang = override.key_messages["es"], "es"
+    return {
+        "day": day, "date": when, "override": override, "content": content,
+        "content_lang": content_lang, "key_messages": key_messages, "km_lang": km_lang,
+        "name": day.name.get(lang), "name_lang": lang if lang == "es" or day.name.en else "es",
+        "link": (override.url if override and override.url else None) or day.url,
+        "page": paths.day_page(lang, day.id),
+        "page_url": publication.url(paths.day_page(lang, day.id)),
+    }
+
+
+def _json_day(view: dict[str, Any], lang: str, start: date, end: date) -> dict[str, Any]:
+    day: Day = view["day"]
+    override, content = view["override"], view["content"]
+    out: dict[str, Any] = {
+        "id": day.id, "name": view["name"],
+        "official_name": day.official_name.get(lang) if day.official_name else None,
+        "annex": day.annex,
+        "date": view["date"].isoformat() if view["date"] else None,
+        "dates": [d.isoformat() for d in day_dates(day, start, end)],
+        "themes": [{"id": t.id, "label": t.label.get(lang)} for t in day.themes],
+        "sdgs": list(day.sdgs),
+        "proclaimed_by": ({"id": day.proclaimed_by.id, "label": day.proclaimed_by.label.get(lang),
+                           "un": day.proclaimed_by.un} if day.proclaimed_by else None),
+        "resolution": day.resolution, "since": day.since,
+        "url": view["link"], "page": view["page_url"],
+        "summary": content.summary if content else None,
+        "year_theme": override.theme.get(lang) if override and override.theme else None,
+    }
+    return out
+
+
+def build_site(catalog: Catalog, *, today: date, now: datetime, state: PublishState,
+               publication: Publication, renderer: Renderer) -> tuple[Site, PublishState]:
+    """Every file of the site, and the state that dates them. Pure but for reading templates."""
+    state = revise_days(state, catalog, publication, renderer, now)
+    bodies: dict[str, bytes] = {}
+    for spec in feed_specs(catalog):
+        bodies[spec.path] = build_feed(catalog, spec, today=today, revisions=state.days,
+                                       publication=publication, renderer=renderer)
+    start, end = window(today)
+    json_days: dict[str, list[dict[str, Any]]] = {}
+    for lang in LANGUAGES:
+        pages, days_list = _pages(catalog, lang, today, publication, renderer, start, end)
+        bodies.update(pages)
+        json_days[lang] = days_list
+        doc = {"language": lang, "today": today.isoformat(),
+               "window": {"start": start.isoformat(), "end": end.isoformat()},
+               "feed": publication.url(paths.feed(lang)), "days": days_list}
+        bodies[paths.days_json(lang)] = (json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
+                                         ).encode()
+    for name in STATIC_ASSETS:
+        try:
+            bodies[f"/static/{name}"] = (renderer.templates / "site" / "static" / name).read_bytes()
+        except OSError as exc:
+            raise TemplateError(f"site/static/{name}: {exc.strerror}") from None
+
+    digests = {path: hashlib.sha256(body).hexdigest()[:32] for path, body in bodies.items()}
+    files = revise(state.files, digests, now)
+    state = PublishState(days=state.days, files=files)
+    resources = {path: make_resource(path, body, files[path].last_modified)
+                 for path, body in sorted(bodies.items())}
+    return Site(resources=resources, today=today, built_at=utc_seconds(now), days=json_days,
+                themes=frozenset(catalog.themes)), state
+
+
+def _month_start(d: date, months_ahead: int = 0) -> date:
+    n = d.year * 12 + d.month - 1 + months_ahead
+    return date(n // 12, n % 12 + 1, 1)
+
+
+def _pages(catalog: Catalog, lang: str, today: date, publication: Publication,
+           renderer: Renderer, start: date, end: date
+           ) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
+    w = renderer.words(lang)
+    out: dict[str, bytes] = {}
+
+    def page(path: str, template: str, **context: Any) -> None:
+        def rel(target: str) -> str:
+            # The 404 page is served at any depth: only absolute links work there.
+            return publication.url(target) if path == NOT_FOUND else paths.relative(path, target)
+
+        other = [] if path == NOT_FOUND else [
+            (o, w.lang_names[o], paths.in_language(path, o)) for o in LANGUAGES if o != lang]
+        out[path] = renderer.render(
+            template, lang=lang, w=w, path=path, rel=rel, today=today, other_langs=other,
+            home=paths.home(lang), feed_path=paths.feed(lang), json_path=paths.days_json(lang),
+            **context).encode()
+
+    def feeds(spec: FeedSpec, label: str) -> dict[str, Any]:
+        name = str(w.calendar_name(label))
+        return {"label": label, "name": name, "path": spec.path,
+                **subscribe_links(publication, spec.path, name)}
+
+    main_feed = feeds(FeedSpec(lang), "")
+    alarm_feed = feeds(FeedSpec(lang, alarms=True), "")
+    theme_feeds = [feeds(FeedSpec(lang, t), catalog.themes[t].label.get(lang))
+                   for t in catalog.themes]
+    months: list[tuple[date, list[dict[str, Any]]]] = []
+    horizon = _month_start(today, UPCOMING_MONTHS)
+    for occ in occurrences(catalog.days, today, horizon):
+        month = occ.date.replace(day=1)
+        if not months or months[-1][0] != month:
+            months.append((month, []))
+        months[-1][1].append(_day_view(occ.day, lang, occ.date, publication))
+    page(paths.home(lang), "site/index.html", months=months, feed=main_feed,
+         alarm_feed=alarm_feed, theme_feeds=theme_feeds, horizon=horizon - timedelta(days=1))
+
+    views = []
+    for day in catalog.days:
+        view = _day_view(day, lang, next_occurrence(day, today), publication)
+        views.append(view)
+        page(view["page"], "site/day.html", v=view, feed=main_feed,
+             theme_feeds=[f for f in theme_feeds if f["path"] in
+                          {paths.feed(lang, t.id) for t in day.themes}])
+    if lang == "es":
+        page(NOT_FOUND, "site/404.html")
+    views.sort(key=lambda v: (v["date"] or date.max, v["day"].order))
+    return out, [_json_day(v, lang, start, end) for v in views]
+
+
+def prepare_site(catalog: Catalog, settings: Settings, *, today: date, now: datetime,
+                 renderer: Renderer | None = None) -> Site:
+    """Build the site and remember its revisions in the data directory (the edge of the flow)."""
+    from calendar_service.publishing.state import load_state, save_state
+
+    renderer = renderer or Renderer(settings.templates)
+    site, state = build_site(catalog, today=today, now=now, state=load_state(settings.data_dir),
+                             publication=Publication.from_settings(settings), renderer=renderer)
+    save_state(settings.data_dir, state)
+    return site
+
+
+def write_site(site: Site, target: Path) -> int:
+    """Replace ``target`` with the site: a fresh folder beside it, then renamed into place.
+
+    Refuses to replace a folder that is not empty and was not written by this command, so a
+    mistyped path never deletes someone's files.
+    """
+    target = Path(target).absolute()
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"{target}: exists and is not a folder")
+    if target.is_dir() and any(target.iterdir()) and not (target / MARKER).exists():
+        raise ConfigError(f"{target}: folder is not empty and was not written by "
+                          "'calendar-service build'; choose an empty or new folder")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fresh = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+    except OSError as exc:
+        raise ConfigError(f"{target}: cannot create the folder ({exc.strerror})") from None
+    try:
+        for path, res in site.resources.items():
+            file = fresh / paths.file_name(path)
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_bytes(res.body)
+            stamp = res.last_modified.timestamp()
+            os.utime(file, (stamp, stamp))  # web servers derive Last-Modified/ETag from it
+        (fresh / MARKER).write_text(f"built {site.built_at.isoformat()} for {site.today}\n")
+        for d in [fresh, *(p for p in fresh.rglob("*") if p.is_dir())]:
+            d.chmod(0o755)
+        old = None
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, old / "site")
+        try:
+            os.replace(fresh, target)
+        except OSError:
+            if old is not None:  # put the previous build back: never leave nothing to serve
+                os.replace(old / "site", target)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise ConfigError(f"{target}: cannot write the site ({exc.strerror})") from None
+    return len(site.resources)
+
+
+def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
+    """``calendar-service build [DIR]``: write the public site as static files."""
+    from calendar_service.base.clock import now_from, today_from
+    from calendar_service.data.loader import load_days
+
+    catalog = load_days(settings.days)
+    site = prepare_site(catalog, settings, today=today_from(args),
+                        now=now_from(args, today_at=time(0, 0)))
+    target = Path(args.dir) if args.dir else settings.site_dir
+    count = write_site(site, target)
+    print(f"{target}: {count} files ({sum(1 for p in site.resources if p.endswith('.ics'))} "
+          f"feeds) for {settings.base_url}")
+    return 0

@@ -1,0 +1,351 @@
+"""The HTTP service: the site's precomputed bytes from memory, plus /healthz (Starlette).
+
+``create_app(state)`` is the factory. ``state`` (a ``SiteState``) holds the current site and can
+be swapped at any time; requests already in flight finish with the site they started with.
+Extension points for the service's other jobs: ``create_app(..., lifespan=, health=)`` and
+``SiteState.refresh(now)`` (rebuild when the data, the templates or the date changed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import date, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qsl
+
+from calendar_service import __version__
+from calendar_service.base import paths
+from calendar_service.base.errors import CalendarServiceError
+from calendar_service.base.paths import relative
+from calendar_service.base.settings import Settings
+from calendar_service.data.model import LANGUAGES, Catalog
+from calendar_service.publishing.site import NOT_FOUND, Resource, Site
+
+log = logging.getLogger("calendar_service.publishing.web")
+
+Headers = list[tuple[bytes, bytes]]
+Scope = dict[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[dict[str, Any]], Any]
+HealthInfo = Callable[[], Mapping[str, Any]]
+Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
+
+
+class PageHandler(Protocol):
+    """A later stage's pages (the mail stage's unsubscribe pages): publishing only routes to them."""
+
+    async def handle(self, request: Any) -> Any: ...
+
+SECURITY = [(b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"strict-origin-when-cross-origin")]
+HTML_POLICY = (b"content-security-policy",
+               b"default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+               b"frame-ancestors 'none'")
+CORS = (b"access-control-allow-origin", b"*")  # feeds and JSON are public data for web apps
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A resource with its response headers computed once, at swap time, not per request."""
+
+    resource: Resource
+    etags: frozenset[bytes]
+    ok: Headers
+    ok_gzip: Headers | None
+    not_modified: Headers
+    not_modified_gzip: Headers
+
+
+def prepare(res: Resource) -> Prepared:
+    common: Headers = [(b"content-type", res.content_type.encode()),
+                       (b"last-modified", res.http_last_modified.encode()),
+                       (b"cache-control", res.cache_control.encode()), *SECURITY]
+    if res.content_type.startswith("text/html"):
+        common.append(HTML_POLICY)
+    if res.content_type.startswith(("text/calendar", "application/json")):
+        common.append(CORS)
+    etag = res.etag.encode()
+    gz_etag = res.etag[:-1].encode() + b'-gz"'
+    vary = [(b"vary", b"accept-encoding")] if res.gzipped is not None else []
+    ok = [*common, *vary, (b"etag", etag), (b"content-length", str(len(res.body)).encode())]
+    ok_gzip = None
+    if res.gzipped is not None:
+        ok_gzip = [*common, *vary, (b"etag", gz_etag), (b"content-encoding", b"gzip"),
+                   (b"content-length", str(len(res.gzipped)).encode())]
+    return Prepared(res, frozenset({etag, gz_etag}), ok, ok_gzip, [*common, *vary, (b"etag", etag)],
+                    [*common, *vary, (b"etag", gz_etag)])
+
+
+class SiteState:
+    """The site being served. ``swap`` is atomic: one attribute assignment."""
+
+    def __init__(self, site: Site, rebuild: Callable[[datetime], Site | None] | None = None) -> None:
+        self._rebuild = rebuild
+        self.last_error: str | None = None
+        self.swap(site)
+
+    def swap(self, site: Site) -> None:
+        self.current: tuple[Site, dict[str, Prepared]] = (
+            site, {path: prepare(res) for path, res in site.resources.items()})
+
+    @property
+    def site(self) -> Site:
+        return self.current[0]
+
+    def refresh(self, now: datetime) -> bool:
+        """Rebuild if the data, the templates or the date changed; keep serving on bad data."""
+        if self._rebuild is None:
+            return False
+        try:
+            site = self._rebuild(now)
+        except CalendarServiceError as exc:
+            self.last_error = str(exc)
+            log.error("keeping the current site: %s", exc)
+            return False
+        self.last_error = None
+        if site is None:
+            return False
+        self.swap(site)
+        log.info("site rebuilt for %s (%d files)", site.today, len(site.resources))
+        return True
+
+
+class Publisher:
+    """Rebuilds the site from the files named in the settings when they or the date change."""
+
+    def __init__(self, settings: Settings, fixed_today: date | None = None,
+                 source: Callable[[], tuple[str, Catalog]] | None = None) -> None:
+        self.settings = settings
+        self.fixed_today = fixed_today
+        # The service passes its last good data and its version: the fingerprint must describe
+        # the data actually built, not the file on disk (which may already be newer, or broken).
+        self._source = source
+        self._seen: tuple[object, ...] | None = None
+
+    def _fingerprint(self, today: date, version: str | None = None) -> tuple[object, ...]:
+        if self._source and version is None:
+            version = self._source()[0]
+        data: list[object] = [version] if self._source else [self.settings.days]
+        files = [*data, *sorted(p for p in Path(self.settings.templates).rglob("*")
+                                if p.is_file())]
+        stats = []
+        for f in files:
+            if not isinstance(f, Path):
+                stats.append((f, None, None))
+                continue
+            try:
+                st = os.stat(f)
+                stats.append((str(f), st.st_mtime_ns, st.st_size))
+            except OSError:
+                stats.append((str(f), None, None))
+        return (today, *stats)
+
+    def today(self, now: datetime) -> date:
+        return self.fixed_today or now.astimezone().date()
+
+    def build(self, now: datetime) -> Site:
+        from calendar_service.data.loader import load_days
+        from calendar_service.publishing.site import prepare_site
+
+        today = self.today(now)
+        if self._source:
+            version, catalog = self._source()
+            seen = self._fingerprint(today, version)
+        else:
+            seen = self._fingerprint(today)
+            catalog = load_days(self.settings.days)
+        site = prepare_site(catalog, self.settings, today=today, now=now)
+        self._seen = seen
+        return site
+
+    def rebuild_if_changed(self, now: datetime) -> Site | None:
+        if self._fingerprint(self.today(now)) == self._seen:
+            return None
+        return self.build(now)
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value  # type: ignore[no-any-return]
+    return None
+
+
+def _wants_gzip(accept: bytes | None) -> bool:
+    """An explicit ``gzip`` entry decides (``gzip;q=0`` refuses it), else ``*`` does."""
+    if not accept:
+        return False
+    verdicts: dict[bytes, bool] = {}
+    for item in accept.split(b","):
+        name, _, params = item.partition(b";")
+        q = params.strip().lower()
+        verdicts[name.strip().lower()] = not (q.startswith(b"q=")
+                                              and q[2:].strip().rstrip(b"0.") == b"")
+    return verdicts.get(b"gzip", verdicts.get(b"*", False))
+
+
+def _not_modified(scope: Scope, entry: Prepared) -> bool:
+    inm = _header(scope, b"if-none-match")
+    if inm is not None:
+        tags = [t.strip() for t in inm.split(b",")]
+        return any(t == b"*" or t.removeprefix(b"W/") in entry.etags for t in tags)
+    ims = _header(scope, b"if-modified-since")
+    if ims is not None:
+        try:
+            since = parsedate_to_datetime(ims.decode("latin-1"))
+        except (TypeError, ValueError, IndexError):
+            return False
+        if since.tzinfo is None:
+            return False
+        return entry.resource.last_modified <= since
+    return False
+
+
+async def _respond(send: Send, status: int, headers: Headers, body: bytes = b"") -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _plain(status: int, message: str, extra: Headers | None = None) -> tuple[int, Headers, bytes]:
+    body = (json.dumps({"error": message}, ensure_ascii=False) + "\n").encode()
+    return status, [(b"content-type", b"application/json"), (b"cache-control", b"no-store"),
+                    (b"content-length", str(len(body)).encode()), *SECURITY, *(extra or [])], body
+
+
+class SiteEndpoint:
+    """Raw ASGI for the site's files: a dict lookup and precomputed headers per request."""
+
+    def __init__(self, state: SiteState) -> None:
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        site, files = self.state.current
+        path: str = scope["path"]
+        method: str = scope["method"]
+        entry = files.get(path)
+        if entry is None:
+            status, headers, body = self._fallback(site, files, path, scope)
+            await _respond(send, status, headers, b"" if method == "HEAD" else body)
+            return
+        if method != "GET" and method != "HEAD":
+            status, headers, body = _plain(405, "method not allowed; use GET or HEAD",
+                                           [(b"allow", b"GET, HEAD")])
+            await _respond(send, status, headers, body)
+            return
+        query: bytes = scope["query_string"]
+        if query and entry.resource.content_type == "application/json":
+            status, headers, body = self._days_query(site, path, query)
+            await _respond(send, status, headers, b"" if method == "HEAD" else body)
+            return
+        gz = entry.ok_gzip is not None and _wants_gzip(_header(scope, b"accept-encoding"))
+        if _not_modified(scope, entry):
+            await _respond(send, 304, entry.not_modified_gzip if gz else entry.not_modified)
+            return
+        if gz:
+            await _respond(send, 200, entry.ok_gzip,  # type: ignore[arg-type]
+                           b"" if method == "HEAD" else entry.resource.gzipped)  # type: ignore[arg-type]
+        else:
+            await _respond(send, 200, entry.ok, b"" if method == "HEAD" else entry.resource.body)
+
+    def _fallback(self, site: Site, files: dict[str, Prepared], path: str, scope: Scope
+                  ) -> tuple[int, Headers, bytes]:
+        """Folders without the slash and .../index.html redirect to the folder; the rest is 404."""
+        if path.endswith("/index.html") and path[:-10] in files:
+            target = path[:-10]
+        elif not path.endswith("/") and path + "/" in files:
+            target = path + "/"
+        else:
+            page = files.get(NOT_FOUND)
+            body = page.resource.body if page else b"not found\n"
+            return 404, [(b"content-type", b"text/html; charset=utf-8"),
+                         (b"cache-control", b"public, max-age=60"),
+                         (b"content-length", str(len(body)).encode()), *SECURITY, HTML_POLICY], body
+        # relative, so it stays right behind a proxy that serves the site under a path prefix
+        query = scope["query_string"]
+        location = relative(path, target).encode() + (b"?" + query if query else b"")
+        return 308, [(b"location", location), (b"content-length", b"0"), *SECURITY], b""
+
+    def _days_query(self, site: Site, path: str, query: bytes) -> tuple[int, Headers, bytes]:
+        """days.json?theme=ID (repeatable): the same list, filtered; other parameters are 400."""
+        try:
+            pairs = parse_qsl(query.decode("ascii"), keep_blank_values=True, strict_parsing=True,
+                              errors="strict")
+        except (UnicodeDecodeError, ValueError):
+            return _plain(400, "malformed query string")
+        themes = []
+        for key, value in pairs:
+            if key != "theme":
+                return _plain(400, f"unknown parameter {key!r}; days.json accepts theme=ID")
+            if value not in site.themes:
+                return _plain(400, f"unknown theme {value!r}; known: {', '.join(sorted(site.themes))}")
+            themes.append(value)
+        lang = "en" if path.startswith("/en/") else "es"
+        wanted = set(themes)
+        days = [d for d in site.days.get(lang, []) if wanted & {t["id"] for t in d["themes"]}]
+        doc = json.loads(site.resources[path].body)
+        doc["days"] = days
+        body = (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode()
+        return 200, [(b"content-type", b"application/json"),
+                     (b"cache-control", b"public, max-age=600"),
+                     (b"content-length", str(len(body)).encode()), *SECURITY, CORS], body
+
+
+def create_app(state: SiteState, *, lifespan: Lifespan | None = None,
+               health: HealthInfo | None = None, unsubscribe: PageHandler | None = None) -> Any:
+    """The ASGI application: ``/healthz`` (JSON) and every file of the current site.
+
+    ``lifespan`` runs around the server's life (start background jobs there); ``health`` adds
+    fields to ``/healthz``; ``unsubscribe`` adds the one-click unsubscribe pages.
+    """
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Mount, Route
+
+    async def healthz(request: Request) -> JSONResponse:
+        site = state.site
+        info: dict[str, Any] = {
+            "status": "ok" if state.last_error is None else "degraded",
+            "version": __version__, "today": site.today.isoformat(),
+            "built_at": site.built_at.isoformat().replace("+00:00", "Z"),
+            "files": len(site.resources),
+            "feeds": sum(1 for p in site.resources if p.endswith(".ics")),
+            "days": len(site.days.get("es", [])),
+        }
+        if state.last_error:
+            info["last_error"] = state.last_error
+        if health is not None:
+            info.update(health())
+        return JSONResponse(info, headers={"cache-control": "no-store"})
+
+    endpoint = SiteEndpoint(state)
+    routes: list[Any] = [Route("/healthz", healthz, methods=["GET", "HEAD"])]
+    if unsubscribe is not None:
+        for lang in LANGUAGES:
+            routes.append(Route(paths.prefix(lang) + "/unsubscribe/{office}", unsubscribe.handle,
+                                methods=["GET", "HEAD", "POST"]))
+    app = Starlette(routes=[*routes, Mount("/", app=endpoint)], lifespan=lifespan)
+    return FastPath(state, endpoint, app)
+
+
+class FastPath:
+    """Requests for the site's own files skip the framework: they are the whole load of a feed
+    service, and Starlette's routing and middleware cost a quarter of the throughput for them
+    (benchmarks/feed_http.py). Everything else (lifespan, /healthz, redirects, 404) goes
+    through Starlette."""
+
+    def __init__(self, state: SiteState, endpoint: SiteEndpoint, app: Any) -> None:
+        self.state, self.endpoint, self.app = state, endpoint, app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in self.state.current[1]:
+            await self.endpoint(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
