@@ -1,0 +1,86 @@
+"""What each setting means, for people: the documentation's configuration reference is generated
+from this table and from :class:`~calendar_service.base.settings.Settings` itself (names, types,
+defaults), and a test fails when a setting has no entry here, so the two cannot drift.
+
+Kept apart from ``settings.py`` so that reading settings at start-up never pays for this text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SettingHelp:
+    meaning: str
+    default: str | None = None  # how to describe the default when the value alone says too little
+    option: str | None = None  # the command-line option that sets it too
+
+
+HELP: dict[str, SettingHelp] = {
+    "days": SettingHelp(
+        "The days file.",
+        "bundled `days.yaml`", "--days FILE"),
+    "offices": SettingHelp(
+        "The offices that receive reminders.", "bundled example `offices.yaml`", "--offices FILE"),
+    "data_dir": SettingHelp(
+        "Where the ledger, the outbox, the built site and your own copies of the data files live.",
+        "`$XDG_DATA_HOME/calendar-service` or `~/.local/share/calendar-service`", "--data-dir DIR"),
+    "templates": SettingHelp(
+        "The folder of templates: every word of feeds, pages and e-mails.", "bundled `templates/`"),
+    "database_url": SettingHelp(
+        "The ledger. `postgresql://user@host/db` (psycopg 3) to share it between hosts. A password "
+        "in it is never printed.", "`sqlite:///DATA_DIR/ledger.sqlite3`"),
+    "smtp_url": SettingHelp(
+        "The mail relay: `smtp://host:port` (plain; loopback relays), "
+        "`smtp+starttls://user:pass@host:587` (STARTTLS required), `smtps://user:pass@host:465` "
+        "(implicit TLS). Percent-encode special characters of the password; it is never printed, "
+        "logged or stored.", "unset: `.eml` files are written to `DATA_DIR/outbox`"),
+    "smtp_from": SettingHelp("`From:` header; its address is also the envelope sender."),
+    "smtp_ca_file": SettingHelp(
+        "Extra CA certificate (PEM) to trust, for a relay with a private CA; certificate "
+        "verification is always on.", "the system trust store"),
+    "smtp_timeout": SettingHelp("Seconds for connecting and for each SMTP command."),
+    "smtp_concurrency": SettingHelp(
+        "SMTP connections used at once; each one is reused for many messages."),
+    "smtp_retries": SettingHelp(
+        "Retries of one message within a run after a 4xx reply or a dropped connection."),
+    "smtp_retry_delay": SettingHelp(
+        "Seconds before the first retry; doubles each time (2, 4, 8)."),
+    "smtp_max_consecutive_failures": SettingHelp(
+        "Temporary failures in a row, across all connections, after which the run stops sending: "
+        "the rest stays pending for the next run, and the run exits 1 saying why."),
+    "base_url": SettingHelp(
+        "Public address of the site (with a path if it lives in a folder, e.g. "
+        "`https://example.org/dias`): links in e-mails, feeds and the static build."),
+    "uid_domain": SettingHelp(
+        "Right-hand side of every event UID. Never change it once people subscribe: every event "
+        "would appear twice."),
+    "unsubscribe": SettingHelp(
+        "Unsubscribe address shown in every reminder and in `List-Unsubscribe`."),
+    "unsubscribe_url": SettingHelp(
+        "One-click (RFC 8058) unsubscribe URL per office (`{office}` is its id; `?t=TOKEN` is "
+        "appended); used only when it is `https://` and `SECRET` is set."),
+    "secret": SettingHelp(
+        "At least 16 random characters that sign each office's unsubscribe link; give `serve` "
+        "and every sending host the same one. Never printed or logged.",
+        "unset (one-click unsubscribe off)"),
+    "claim_timeout": SettingHelp(
+        "Seconds after which a claim of a run that stopped renewing it is taken over by another "
+        "run (the last resort across hosts)."),
+    "send_batch": SettingHelp("Offices registered and claimed per database transaction."),
+    "host": SettingHelp("Address `serve` listens on.", option="serve --host"),
+    "port": SettingHelp("Port `serve` listens on.", option="serve --port"),
+    "sweep_minutes": SettingHelp(
+        "How often `serve` sweeps for due reminders (it also sweeps at start-up and at every "
+        "office's send time)."),
+    "log_level": SettingHelp(
+        "`DEBUG` logs every message sent; `INFO` one line per run that did something, plus every "
+        "failure.", "`INFO` (`daily`: `WARNING` unless set, so cron stays quiet)"),
+}
+
+# Variables read outside Settings.
+EXTRA: dict[str, SettingHelp] = {
+    "CALENDAR_SERVICE_DEBUG": SettingHelp(
+        "Set to `1` to see Python tracebacks of internal errors.", "unset"),
+}
