@@ -214,6 +214,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(handler="calendar_service.cli.mail_commands:cmd_subscriptions")
 
+    p = sub.add_parser("migrate", parents=[common], help="upgrade the ledger's schema",
+                       description="Bring the ledger to this release's schema (Alembic revisions). "
+                                   "send-due, daily and serve do it by themselves; a SQLite ledger "
+                                   "is first copied beside its file (ledger.sqlite3.bak-REV-TIME). "
+                                   "On PostgreSQL one instance upgrades while the others wait. "
+                                   "Exit 2 for a ledger upgraded by a newer release.")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--status", action="store_true",
+                   help="show the ledger's revision and this release's; change nothing")
+    g.add_argument("--dry-run", action="store_true",
+                   help="show what an upgrade would apply; change nothing")
+    p.set_defaults(handler="calendar_service.cli.ledger_commands:cmd_migrate")
+
+    p = sub.add_parser("backup", parents=[common], help="copy the SQLite ledger safely",
+                       description="Write a consistent copy of the SQLite ledger to FILE while "
+                                   "runs go on (SQLite's online backup). Restoring it never "
+                                   "resends what it recorded. For PostgreSQL use pg_dump.")
+    p.add_argument("file", metavar="FILE", help="where to write the copy")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    p.set_defaults(handler="calendar_service.cli.ledger_commands:cmd_backup")
+
     return parser
 
 

@@ -73,7 +73,7 @@ def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
     from calendar_service.cli import print_json
     from calendar_service.mail.ledger import Ledger
 
-    with Ledger.from_settings(settings) as ledger:
+    with Ledger.from_settings(settings, upgrade=False) as ledger:
         entries = ledger.entries(statuses=args.status or (), office=args.office, limit=args.limit)
         last = ledger.last_run()
         counts = ledger.counts()
@@ -121,7 +121,8 @@ def cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
     from calendar_service.mail.ledger import Ledger
 
     offices = {o.id: o for o in load_offices(settings.offices)}
-    with Ledger.from_settings(settings) as ledger:
+    writes = bool(args.resubscribe or args.unsubscribe)
+    with Ledger.from_settings(settings, upgrade=writes) as ledger:
         if args.resubscribe:
             office_id = args.resubscribe
             if office_id not in offices and ledger.unsubscription(office_id) is None:

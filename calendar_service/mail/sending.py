@@ -117,7 +117,7 @@ def send_due(settings: Settings, catalog: Catalog, offices: Sequence[Office], no
     from calendar_service.mail.ledger import Ledger
 
     own_ledger = ledger is None
-    led = Ledger.from_settings(settings) if ledger is None else ledger
+    led = Ledger.from_settings(settings, upgrade=not dry_run) if ledger is None else ledger
     try:
         if dry_run:
             return _plan(settings, catalog, offices, now, led)

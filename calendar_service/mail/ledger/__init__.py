@@ -8,7 +8,6 @@ from calendar_service.mail.ledger.records import (  # noqa: F401
     _iso,
 )
 from calendar_service.mail.ledger.schema import (  # noqa: F401
-    _SCHEMA_LOCK,
     CLAIMED,
     EXPIRED,
     FAILED,

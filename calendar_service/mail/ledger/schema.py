@@ -5,6 +5,8 @@ The tables here are the current schema; migrations under ``migrations/`` get an 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from calendar_service.base.errors import ConfigError
+from calendar_service.base.settings import redact_url
 
 if TYPE_CHECKING:
     pass
@@ -45,9 +48,6 @@ STATUSES = (PENDING, CLAIMED, SENT, FAILED, PERMANENT, EXPIRED, SUPERSEDED, UNSU
 
 
 UNDELIVERED = (PENDING, CLAIMED, FAILED)
-
-
-_SCHEMA_LOCK = 0x63616C656E  # any constant: PostgreSQL advisory lock around CREATE TABLE
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -131,6 +131,26 @@ def engine_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def open_engine(url: str) -> Engine:
+    """An engine on the ledger's database (nothing is read or created yet)."""
+    full = engine_url(url)
+    return _sqlite_engine(full) if full.startswith("sqlite") else create_engine(full, pool_pre_ping=True)
+
+
+@contextmanager
+def database_errors(url: str) -> Iterator[None]:
+    """A database that cannot be reached or named is a setting to fix (exit 2), not a bug."""
+    try:
+        yield
+    except Exception as exc:
+        from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+        if isinstance(exc, (ArgumentError, DBAPIError, NoSuchModuleError)):
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise ConfigError(f"ledger database {redact_url(url)}: {reason}") from None
+        raise
 
 
 def _sqlite_engine(url: str) -> Engine:

@@ -28,11 +28,9 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
-    create_engine,
     func,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.engine import Connection
@@ -50,7 +48,6 @@ from calendar_service.mail.ledger.records import (
     Unsubscription,
 )
 from calendar_service.mail.ledger.schema import (
-    _SCHEMA_LOCK,
     CLAIMED,
     EXPIRED,
     FAILED,
@@ -60,14 +57,14 @@ from calendar_service.mail.ledger.schema import (
     UNDELIVERED,
     UNSUBSCRIBED,
     Key,
-    _sqlite_engine,
-    engine_url,
-    metadata,
+    database_errors,
+    open_engine,
     reminders,
     rkey,
     runs,
     unsubscriptions,
 )
+from calendar_service.mail.ledger.upgrade import ensure
 
 
 def utcnow() -> datetime:
@@ -78,31 +75,16 @@ class Ledger:
     """Claim / mark / log on one database; safe to share between processes and hosts."""
 
     def __init__(self, url: str, *, claim_timeout: float = 900.0,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, upgrade: bool = True) -> None:
+        """Open the ledger at ``url``, creating it when the database is empty. ``upgrade``: bring
+        an older ledger to this release's schema (commands that write); False for read-only
+        commands, which refuse an older ledger rather than change it."""
         self.url = url
         self.claim_timeout = timedelta(seconds=claim_timeout)
         self.clock = clock
-        full = engine_url(url)
-        try:
-            if full.startswith("sqlite"):
-                self.engine = _sqlite_engine(full)
-            else:
-                self.engine = create_engine(full, pool_pre_ping=True)
-            self._create_tables()
-        except Exception as exc:
-            from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
-
-            if isinstance(exc, (ArgumentError, DBAPIError, NoSuchModuleError)):
-                reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-                raise ConfigError(f"ledger database {redact_url(url)}: {reason}") from None
-            raise
-
-    def _create_tables(self) -> None:
-        """Create the tables once, even when several processes start at the same moment."""
-        with self.engine.begin() as conn:
-            if self.engine.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
-            metadata.create_all(conn, checkfirst=True)
+        with database_errors(url):
+            self.engine = open_engine(url)
+            self.upgraded = ensure(self.engine, upgrade=upgrade, clock=clock)
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> Ledger:
