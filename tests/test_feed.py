@@ -205,3 +205,32 @@ def test_escaping_keeps_commas_and_semicolons_as_text(golden_catalog) -> None:  
     assert re.search(rb"El agua es vida\\; cuidarla\\, protegerla", raw)
     water = [e for e in events(raw) if str(e["UID"]).startswith("world-water-day-2027")][0]
     assert str(water["DESCRIPTION"]).startswith("El agua es vida; cuidarla, protegerla")
+
+
+def test_every_feed_of_a_site_serializes_each_distinct_event_once(catalog) -> None:  # type: ignore[no-untyped-def]
+    """An event is distinct by (day, year, language, alarm); theme feeds reuse its bytes."""
+    import io
+
+    from calendar_service.occurrences import occurrences
+    from calendar_service.publishing.feed import Feeds
+
+    r, pub = renderer(), publication()
+    state = revise_days(PublishState(), catalog, pub, r, NOW)
+    feeds = Feeds(catalog, today=TODAY, revisions=state.days, publication=pub, renderer=r)
+    written: dict[str, io.BytesIO] = {}
+    feeds.write(feed_specs(catalog), lambda spec: written.setdefault(spec.path, io.BytesIO()))
+    distinct = len(occurrences(catalog.days, *window(TODAY))) * 2 * 2  # languages x alarm
+    assert feeds.events == distinct
+    for spec in feed_specs(catalog):
+        assert written[spec.path].getvalue() == make(catalog, spec)[0], spec.path
+
+
+def test_a_theme_feed_lists_exactly_the_events_of_the_all_days_feed_with_that_theme(
+        catalog) -> None:  # type: ignore[no-untyped-def]
+    theme = "medio-ambiente"
+    everything = events(make(catalog)[0])
+    themed = events(make(catalog, FeedSpec("es", theme))[0])
+    label = catalog.themes[theme].label.es
+    expected = [e for e in everything
+                if e.get("CATEGORIES") and label in [str(c) for c in e["CATEGORIES"].cats]]
+    assert [e.to_ical() for e in themed] == [e.to_ical() for e in expected]

@@ -235,3 +235,43 @@ def test_write_site_is_all_or_nothing_on_a_file_target(tmp_path: Path, golden_si
     write_site(golden_site, tmp_path / "site")
     assert (tmp_path / "site" / "calendar.ics").read_bytes() == \
         golden_site.resources["/calendar.ics"].body
+
+
+def test_a_build_written_file_by_file_has_the_bytes_and_dates_of_the_site_in_memory(
+        tmp_path: Path, golden_site) -> None:  # type: ignore[no-untyped-def]
+    """``build`` streams to disk; ``serve`` keeps the site in memory: the same files either way."""
+    from calendar_service.base.settings import load_settings
+    from calendar_service.publishing.site import build_into
+
+    settings = load_settings({"days": str(GOLDEN / "days.yaml"), "data_dir": str(tmp_path / "d")},
+                             environ={"CALENDAR_SERVICE_BASE_URL": "https://dias.example.org"})
+    count, feeds = build_into(load_days(GOLDEN / "days.yaml"), settings, tmp_path / "site",
+                              today=TODAY, now=NOW)
+    assert count == len(golden_site.resources)
+    assert feeds == sum(1 for p in golden_site.resources if p.endswith(".ics"))
+    for path, res in golden_site.resources.items():
+        file = tmp_path / "site" / file_name(path)
+        assert file.read_bytes() == res.body, path
+        assert file.stat().st_mtime == res.last_modified.timestamp(), path
+
+
+def test_a_failed_build_leaves_the_previous_site_and_no_half_written_folder(
+        tmp_path: Path, golden_site) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from calendar_service.base.errors import TemplateError
+    from calendar_service.base.settings import load_settings
+    from calendar_service.publishing.site import build_into
+
+    write_site(golden_site, tmp_path / "site")
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    (templates / "site" / "static" / "icon.svg").unlink()  # the last file a build writes
+    settings = load_settings({"days": str(GOLDEN / "days.yaml"), "data_dir": str(tmp_path / "d")},
+                             environ={"CALENDAR_SERVICE_TEMPLATES": str(templates)})
+    with pytest.raises(TemplateError, match="icon.svg"):
+        build_into(load_days(GOLDEN / "days.yaml"), settings, tmp_path / "site", today=TODAY,
+                   now=NOW)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site", "templates"]
+    assert (tmp_path / "site" / "calendar.ics").read_bytes() == \
+        golden_site.resources["/calendar.ics"].body

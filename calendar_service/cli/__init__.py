@@ -8,25 +8,29 @@ Exit codes: 0 success, 1 a run that did not deliver everything, 2 bad input or u
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from collections.abc import Callable, Sequence
-from datetime import date, datetime
-from typing import TYPE_CHECKING
 
 from calendar_service import __version__
 
+# Not typing.TYPE_CHECKING: importing typing (or json, datetime) would cost ``--help`` a fifth of
+# its start-up, and cron starts this module every hour. Commands import what they use.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from datetime import date, datetime
+
     from calendar_service.base.settings import Settings
 
-Handler = Callable[[argparse.Namespace, "Settings"], int]
+    Handler = Callable[[argparse.Namespace, Settings], int]
 
 
 YEARS = range(1900, 3000)  # feeds reach two years ahead: date arithmetic must stay in range
 
 
 def _date(value: str) -> date:
+    from datetime import date
+
     try:
         day = date.fromisoformat(value)
     except ValueError:
@@ -37,6 +41,8 @@ def _date(value: str) -> date:
 
 
 def _instant(value: str) -> datetime:
+    from datetime import datetime
+
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -305,5 +311,7 @@ def _upcoming_days_alias(rest: list[str]) -> list[str]:
 
 
 def print_json(data: object) -> None:
+    import json
+
     json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")

@@ -33,19 +33,19 @@ def check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _site_template_problems(catalog: Catalog, settings: Settings) -> list[Problem]:
-    """Build the whole site in memory (nothing written) so a broken page or feed template is
-    caught by check, not by the next cron run or a service reload."""
+    """Render every page and serialize every distinct feed event once, keeping nothing, so a
+    broken page or feed template is caught by check, not by the next cron run or a reload."""
     from calendar_service.base.errors import TemplateError
     from calendar_service.publishing.feed import Publication
     from calendar_service.publishing.render import Renderer
-    from calendar_service.publishing.site import build_site
+    from calendar_service.publishing.site import Discard, generate
     from calendar_service.publishing.state import PublishState
 
     now = datetime.now(UTC)
     try:
-        build_site(catalog, today=now.date(), now=now, state=PublishState(),
-                   publication=Publication.from_settings(settings),
-                   renderer=Renderer(settings.templates))
+        generate(catalog, Discard(), today=now.date(), now=now, state=PublishState(),
+                 publication=Publication.from_settings(settings),
+                 renderer=Renderer(settings.templates))
     except TemplateError as exc:
         return [Problem(str(settings.templates), None, "", str(exc))]
     return []

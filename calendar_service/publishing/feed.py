@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from calendar_service.base import paths
 from calendar_service.base.errors import ConfigError, DataError, Problem
 from calendar_service.base.settings import Settings
-from calendar_service.data.model import LANGUAGES, Catalog, Day, Occurrence
+from calendar_service.data.model import LANGUAGES, Catalog, Occurrence
 from calendar_service.occurrences import occurrences
+from calendar_service.publishing.folding import to_ical
 from calendar_service.publishing.render import Renderer
 from calendar_service.publishing.state import PublishState, Revision, revise
 
@@ -31,6 +33,11 @@ REFRESH = timedelta(days=1)
 # local midnight, so 15 hours earlier.
 ALARM_TRIGGER = timedelta(hours=-15)
 PRODID = "-//CONAGO Comision de Asuntos Internacionales//calendar-service//{lang}"
+END_CALENDAR = b"END:VCALENDAR\r\n"
+
+
+class Writer(Protocol):
+    def write(self, data: bytes, /) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -100,39 +107,100 @@ def check_spec(catalog: Catalog, spec: FeedSpec) -> None:
                                  f"{', '.join(catalog.themes)}")])
 
 
-def feed_days(catalog: Catalog, spec: FeedSpec) -> list[Day]:
-    return [d for d in catalog.days if spec.theme is None or spec.theme in d.theme_ids()]
-
-
 def build_feed(catalog: Catalog, spec: FeedSpec, *, today: date,
                revisions: Mapping[str, Revision], publication: Publication,
                renderer: Renderer) -> bytes:
     """The feed's bytes. Pure: the same arguments always give the same bytes."""
-    from icalendar import Calendar, vDuration, vText, vUri
+    out = io.BytesIO()
+    Feeds(catalog, today=today, revisions=revisions, publication=publication,
+          renderer=renderer).write([spec], lambda _spec: out)
+    return out.getvalue()
 
-    check_spec(catalog, spec)
-    lang = spec.lang
-    w = renderer.words(lang)
-    theme_label = catalog.themes[spec.theme].label.get(lang) if spec.theme else ""
-    name = str(w.calendar_name(theme_label))
-    cal = Calendar()
-    cal.add("prodid", PRODID.format(lang=lang.upper()))
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add("name", name)
-    cal.add("x-wr-calname", vText(name))
-    description = str(w.calendar_description(theme_label))
-    cal.add("description", description)
-    cal.add("x-wr-caldesc", vText(description))
-    cal.add("source", vUri(publication.url(spec.path)), parameters={"VALUE": "URI"})
-    cal.add("url", vUri(publication.url(paths.home(lang))), parameters={"VALUE": "URI"})
-    cal.add("refresh-interval", vDuration(REFRESH), parameters={"VALUE": "DURATION"})
-    cal.add("x-published-ttl", vDuration(REFRESH))
 
-    start, end = window(today)
-    for occ in occurrences(feed_days(catalog, spec), start, end):
-        cal.add_component(_event(occ, spec, revisions[occ.day.id], publication, renderer, w))
-    return cal.to_ical()  # type: ignore[no-any-return]
+class Feeds:
+    """Every feed of one build, assembled from each distinct event serialized once.
+
+    An event is distinct by (day, year, language, alarm): the all-days feed, the alarms feed and
+    every theme feed of a language share it, so it is rendered and serialized once and its bytes
+    are written to each feed that lists it. The calendar wrapper (VCALENDAR and its properties)
+    is written by icalendar too, around the events. Feeds are written as they are assembled, so
+    a build holds one event at a time, not the feeds.
+    """
+
+    def __init__(self, catalog: Catalog, *, today: date, revisions: Mapping[str, Revision],
+                 publication: Publication, renderer: Renderer) -> None:
+        self.catalog = catalog
+        self.today = today
+        self.revisions = revisions
+        self.publication = publication
+        self.renderer = renderer
+        self.events = 0  # distinct events serialized, for checks and benchmarks
+
+    def write(self, specs: Iterable[FeedSpec], open_feed: Callable[[FeedSpec], Writer]) -> None:
+        """Write each feed of ``specs`` to the writer ``open_feed(spec)`` returns for it."""
+        specs = list(specs)
+        for spec in specs:
+            check_spec(self.catalog, spec)
+        start, end = window(self.today)
+        found: list[Occurrence] | None = None
+        for lang in LANGUAGES:
+            mine = [spec for spec in specs if spec.lang == lang]
+            if not mine:
+                continue
+            w = self.renderer.words(lang)
+            outs = []
+            for spec in mine:
+                head, tail = self._wrapper(spec, w)
+                out = open_feed(spec)
+                out.write(head)
+                outs.append((spec, out, tail))
+            if found is None:
+                found = occurrences(self.catalog.days, start, end)
+            for occ in found:
+                themes = occ.day.theme_ids()
+                plain = alarm = b""
+                for spec, out, _tail in outs:
+                    if spec.theme is not None and spec.theme not in themes:
+                        continue
+                    if spec.alarms:
+                        alarm = alarm or self._event(occ, lang, True, w)
+                        out.write(alarm)
+                    else:
+                        plain = plain or self._event(occ, lang, False, w)
+                        out.write(plain)
+            for _spec, out, tail in outs:
+                out.write(tail)
+
+    def _wrapper(self, spec: FeedSpec, w: Any) -> tuple[bytes, bytes]:
+        """The calendar's own lines as icalendar writes them, split where the events go."""
+        from icalendar import Calendar, vDuration, vText, vUri
+
+        lang = spec.lang
+        theme_label = self.catalog.themes[spec.theme].label.get(lang) if spec.theme else ""
+        name = str(w.calendar_name(theme_label))
+        cal = Calendar()
+        cal.add("prodid", PRODID.format(lang=lang.upper()))
+        cal.add("version", "2.0")
+        cal.add("calscale", "GREGORIAN")
+        cal.add("name", name)
+        cal.add("x-wr-calname", vText(name))
+        description = str(w.calendar_description(theme_label))
+        cal.add("description", description)
+        cal.add("x-wr-caldesc", vText(description))
+        cal.add("source", vUri(self.publication.url(spec.path)), parameters={"VALUE": "URI"})
+        cal.add("url", vUri(self.publication.url(paths.home(lang))), parameters={"VALUE": "URI"})
+        cal.add("refresh-interval", vDuration(REFRESH), parameters={"VALUE": "DURATION"})
+        cal.add("x-published-ttl", vDuration(REFRESH))
+        body = to_ical(cal)
+        if not body.endswith(END_CALENDAR):  # icalendar always ends a component with its END
+            raise AssertionError("unexpected calendar serialization")
+        return body[:-len(END_CALENDAR)], END_CALENDAR
+
+    def _event(self, occ: Occurrence, lang: str, alarms: bool, w: Any) -> bytes:
+        self.events += 1
+        spec = FeedSpec(lang, alarms=alarms)
+        return to_ical(_event(occ, spec, self.revisions[occ.day.id], self.publication,
+                              self.renderer, w))
 
 
 def _event(occ: Occurrence, spec: FeedSpec, rev: Revision, publication: Publication,

@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import io
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from email.utils import format_datetime
@@ -28,9 +29,10 @@ from calendar_service.base.settings import Settings
 from calendar_service.data.model import LANGUAGES, Catalog, Day
 from calendar_service.occurrences import day_dates, next_occurrence, occurrences
 from calendar_service.publishing.feed import (
+    Feeds,
     FeedSpec,
     Publication,
-    build_feed,
+    Writer,
     feed_specs,
     revise_days,
     window,
@@ -155,36 +157,148 @@ def _json_day(view: dict[str, Any], lang: str, start: date, end: date) -> dict[s
     return out
 
 
-def build_site(catalog: Catalog, *, today: date, now: datetime, state: PublishState,
-               publication: Publication, renderer: Renderer) -> tuple[Site, PublishState]:
-    """Every file of the site, and the state that dates them. Pure but for reading templates."""
+class Output:
+    """Where a build puts the site's files; each kind keeps only what it needs."""
+
+    def open(self, path: str) -> Writer:
+        """A file written piece by piece (the feeds, assembled event by event)."""
+        raise NotImplementedError
+
+    def put(self, path: str, body: bytes) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Finish the files opened with ``open``."""
+
+    def digests(self) -> dict[str, str]:
+        """Path -> content digest of every file, for the publication state."""
+        return {}
+
+
+class Discard(Output):
+    """``check``: everything is rendered and serialized once, and nothing is kept."""
+
+    def open(self, path: str) -> Writer:
+        return _NOWHERE
+
+    def put(self, path: str, body: bytes) -> None:
+        pass
+
+
+class _Nowhere:
+    def write(self, data: bytes, /) -> int:
+        return len(data)
+
+
+_NOWHERE = _Nowhere()
+
+
+class InMemory(Output):
+    """``serve``: the bytes of every file, kept to be served."""
+
+    def __init__(self) -> None:
+        self.bodies: dict[str, bytes] = {}
+        self._open: dict[str, io.BytesIO] = {}
+
+    def open(self, path: str) -> Writer:
+        self._open[path] = buffer = io.BytesIO()
+        return buffer
+
+    def put(self, path: str, body: bytes) -> None:
+        self.bodies[path] = body
+
+    def close(self) -> None:
+        for path, buffer in self._open.items():
+            self.bodies[path] = buffer.getvalue()
+        self._open.clear()
+
+    def digests(self) -> dict[str, str]:
+        return {path: _digest(body) for path, body in self.bodies.items()}
+
+
+class _HashingFile:
+    def __init__(self, file: Path) -> None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = file.open("wb")
+        self.hash = hashlib.sha256()
+
+    def write(self, data: bytes, /) -> int:
+        self.hash.update(data)
+        return self.handle.write(data)
+
+
+class ToFolder(Output):
+    """``build``: each file goes to disk as it is made; only digests stay in memory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._digests: dict[str, str] = {}
+        self._open: dict[str, _HashingFile] = {}
+
+    def open(self, path: str) -> Writer:
+        self._open[path] = out = _HashingFile(self.root / paths.file_name(path))
+        return out
+
+    def put(self, path: str, body: bytes) -> None:
+        file = self.root / paths.file_name(path)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_bytes(body)
+        self._digests[path] = _digest(body)
+
+    def close(self) -> None:
+        for path, out in self._open.items():
+            out.handle.close()
+            self._digests[path] = out.hash.hexdigest()[:32]
+        self._open.clear()
+
+    def digests(self) -> dict[str, str]:
+        return dict(self._digests)
+
+
+def _digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
+def generate(catalog: Catalog, out: Output, *, today: date, now: datetime, state: PublishState,
+             publication: Publication, renderer: Renderer,
+             ) -> tuple[PublishState, dict[str, list[dict[str, Any]]]]:
+    """Write every file of the site to ``out``; return the state that dates them and the JSON
+    lists of days. Each distinct feed event is serialized once; each page rendered once."""
     state = revise_days(state, catalog, publication, renderer, now)
-    bodies: dict[str, bytes] = {}
-    for spec in feed_specs(catalog):
-        bodies[spec.path] = build_feed(catalog, spec, today=today, revisions=state.days,
-                                       publication=publication, renderer=renderer)
+    try:
+        Feeds(catalog, today=today, revisions=state.days, publication=publication,
+              renderer=renderer).write(feed_specs(catalog), lambda spec: out.open(spec.path))
+    finally:
+        out.close()
     start, end = window(today)
     json_days: dict[str, list[dict[str, Any]]] = {}
     for lang in LANGUAGES:
-        pages, days_list = _pages(catalog, lang, today, publication, renderer, start, end)
-        bodies.update(pages)
+        days_list = _pages(catalog, lang, today, publication, renderer, start, end, out)
         json_days[lang] = days_list
         doc = {"language": lang, "today": today.isoformat(),
                "window": {"start": start.isoformat(), "end": end.isoformat()},
                "feed": publication.url(paths.feed(lang)), "days": days_list}
-        bodies[paths.days_json(lang)] = (json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
-                                         ).encode()
+        out.put(paths.days_json(lang), (json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
+                                         ).encode())
     for name in STATIC_ASSETS:
         try:
-            bodies[f"/static/{name}"] = (renderer.templates / "site" / "static" / name).read_bytes()
+            body = (renderer.templates / "site" / "static" / name).read_bytes()
         except OSError as exc:
             raise TemplateError(f"site/static/{name}: {exc.strerror}") from None
+        out.put(f"/static/{name}", body)
+    files = revise(state.files, out.digests(), now)
+    return PublishState(days=state.days, files=files), json_days
 
-    digests = {path: hashlib.sha256(body).hexdigest()[:32] for path, body in bodies.items()}
-    files = revise(state.files, digests, now)
-    state = PublishState(days=state.days, files=files)
-    resources = {path: make_resource(path, body, files[path].last_modified)
-                 for path, body in sorted(bodies.items())}
+
+def build_site(catalog: Catalog, *, today: date, now: datetime, state: PublishState,
+               publication: Publication, renderer: Renderer) -> tuple[Site, PublishState]:
+    """Every file of the site in memory, and the state that dates them. Pure but for reading
+    templates."""
+    out = InMemory()
+    state, json_days = generate(catalog, out, today=today, now=now, state=state,
+                                publication=publication, renderer=renderer)
+    resources = {path: make_resource(path, body, state.files[path].last_modified)
+                 for path, body in sorted(out.bodies.items())}
     return Site(resources=resources, today=today, built_at=utc_seconds(now), days=json_days,
                 themes=frozenset(catalog.themes)), state
 
@@ -195,10 +309,8 @@ def _month_start(d: date, months_ahead: int = 0) -> date:
 
 
 def _pages(catalog: Catalog, lang: str, today: date, publication: Publication,
-           renderer: Renderer, start: date, end: date
-           ) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
+           renderer: Renderer, start: date, end: date, out: Output) -> list[dict[str, Any]]:
     w = renderer.words(lang)
-    out: dict[str, bytes] = {}
 
     def page(path: str, template: str, **context: Any) -> None:
         def rel(target: str) -> str:
@@ -207,10 +319,10 @@ def _pages(catalog: Catalog, lang: str, today: date, publication: Publication,
 
         other = [] if path == NOT_FOUND else [
             (o, w.lang_names[o], paths.in_language(path, o)) for o in LANGUAGES if o != lang]
-        out[path] = renderer.render(
+        out.put(path, renderer.render(
             template, lang=lang, w=w, path=path, rel=rel, today=today, other_langs=other,
             home=paths.home(lang), feed_path=paths.feed(lang), json_path=paths.days_json(lang),
-            **context).encode()
+            **context).encode())
 
     def feeds(spec: FeedSpec, label: str) -> dict[str, Any]:
         name = str(w.calendar_name(label))
@@ -241,7 +353,7 @@ def _pages(catalog: Catalog, lang: str, today: date, publication: Publication,
     if lang == "es":
         page(NOT_FOUND, "site/404.html")
     views.sort(key=lambda v: (v["date"] or date.max, v["day"].order))
-    return out, [_json_day(v, lang, start, end) for v in views]
+    return [_json_day(v, lang, start, end) for v in views]
 
 
 def prepare_site(catalog: Catalog, settings: Settings, *, today: date, now: datetime,
@@ -257,10 +369,54 @@ def prepare_site(catalog: Catalog, settings: Settings, *, today: date, now: date
 
 
 def write_site(site: Site, target: Path) -> int:
-    """Replace ``target`` with the site: a fresh folder beside it, then renamed into place.
+    """Replace ``target`` with a site built in memory (see ``replace_folder``)."""
+
+    def fill(fresh: Path) -> tuple[int, int]:
+        for path, res in site.resources.items():
+            file = fresh / paths.file_name(path)
+            file.parent.mkdir(parents=True, exist_ok=True)
+            file.write_bytes(res.body)
+            _stamp(file, res.last_modified)
+        (fresh / MARKER).write_text(f"built {site.built_at.isoformat()} for {site.today}\n")
+        return len(site.resources), sum(1 for p in site.resources if p.endswith(".ics"))
+
+    return replace_folder(target, fill)[0]
+
+
+def build_into(catalog: Catalog, settings: Settings, target: Path, *, today: date,
+               now: datetime, renderer: Renderer | None = None) -> tuple[int, int]:
+    """Build the site straight into ``target`` (file by file, never whole in memory) and
+    remember its revisions in the data directory. Returns the number of files and of feeds."""
+    from calendar_service.publishing.state import load_state, save_state
+
+    renderer = renderer or Renderer(settings.templates)
+    previous = load_state(settings.data_dir)
+
+    def fill(fresh: Path) -> tuple[int, int]:
+        out = ToFolder(fresh)
+        state, _ = generate(catalog, out, today=today, now=now, state=previous,
+                            publication=Publication.from_settings(settings), renderer=renderer)
+        written = out.digests()
+        for path in written:  # web servers derive Last-Modified/ETag from it
+            _stamp(fresh / paths.file_name(path), state.files[path].last_modified)
+        (fresh / MARKER).write_text(f"built {utc_seconds(now).isoformat()} for {today}\n")
+        save_state(settings.data_dir, state)
+        return len(written), sum(1 for p in written if p.endswith(".ics"))
+
+    return replace_folder(target, fill)
+
+
+def _stamp(file: Path, when: datetime) -> None:
+    stamp = when.timestamp()
+    os.utime(file, (stamp, stamp))
+
+
+def replace_folder(target: Path, fill: Callable[[Path], tuple[int, int]]) -> tuple[int, int]:
+    """Replace ``target`` with what ``fill`` writes into a fresh folder beside it, then renamed
+    into place.
 
     Refuses to replace a folder that is not empty and was not written by this command, so a
-    mistyped path never deletes someone's files.
+    mistyped path never deletes someone's files. A build that fails leaves the old site.
     """
     target = Path(target).absolute()
     if target.exists() and not target.is_dir():
@@ -274,13 +430,7 @@ def write_site(site: Site, target: Path) -> int:
     except OSError as exc:
         raise ConfigError(f"{target}: cannot create the folder ({exc.strerror})") from None
     try:
-        for path, res in site.resources.items():
-            file = fresh / paths.file_name(path)
-            file.parent.mkdir(parents=True, exist_ok=True)
-            file.write_bytes(res.body)
-            stamp = res.last_modified.timestamp()
-            os.utime(file, (stamp, stamp))  # web servers derive Last-Modified/ETag from it
-        (fresh / MARKER).write_text(f"built {site.built_at.isoformat()} for {site.today}\n")
+        counts = fill(fresh)
         for d in [fresh, *(p for p in fresh.rglob("*") if p.is_dir())]:
             d.chmod(0o755)
         old = None
@@ -298,7 +448,10 @@ def write_site(site: Site, target: Path) -> int:
     except OSError as exc:
         shutil.rmtree(fresh, ignore_errors=True)
         raise ConfigError(f"{target}: cannot write the site ({exc.strerror})") from None
-    return len(site.resources)
+    except BaseException:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    return counts
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
@@ -307,10 +460,8 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     from calendar_service.data.loader import load_days
 
     catalog = load_days(settings.days)
-    site = prepare_site(catalog, settings, today=today_from(args),
-                        now=now_from(args, today_at=time(0, 0)))
     target = Path(args.dir) if args.dir else settings.site_dir
-    count = write_site(site, target)
-    print(f"{target}: {count} files ({sum(1 for p in site.resources if p.endswith('.ics'))} "
-          f"feeds) for {settings.base_url}")
+    count, feeds = build_into(catalog, settings, target, today=today_from(args),
+                              now=now_from(args, today_at=time(0, 0)))
+    print(f"{target}: {count} files ({feeds} feeds) for {settings.base_url}")
     return 0

@@ -47,11 +47,10 @@ def _run(args: argparse.Namespace, settings: Settings, now: datetime, published:
          today: date, talk: bool) -> int:
     from calendar_service.data.loader import load_all
     from calendar_service.mail.sending import progress_bar, send_due
-    from calendar_service.publishing.site import prepare_site, write_site
+    from calendar_service.publishing.site import build_into
 
     catalog, offices = load_all(settings.days, settings.offices)
-    site = prepare_site(catalog, settings, today=today, now=published)
-    files = write_site(site, settings.site_dir)
+    files, _ = build_into(catalog, settings, settings.site_dir, today=today, now=published)
     log.info("event=site-built files=%d dir=%s", files, settings.site_dir)
     progress, finish = progress_bar() if talk else (None, lambda: None)
     try:
