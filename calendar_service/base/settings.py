@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from calendar_service.base.errors import ConfigError
+from calendar_service.base.files import ReadLimits
 from calendar_service.base.text import EMAIL_RE, has_control
 
 ENV_PREFIX = "CALENDAR_SERVICE_"
@@ -58,6 +59,13 @@ class Settings:
     port: int = 8000
     sweep_minutes: int = 5
     log_level: str = "INFO"
+    max_file_mb: float = 5.0
+    read_timeout: float = 10.0
+    max_connections: int = 1000
+
+    @property
+    def read_limits(self) -> ReadLimits:
+        return ReadLimits(int(self.max_file_mb * 1024 * 1024), self.read_timeout)
 
     @property
     def outbox(self) -> Path:
@@ -91,7 +99,14 @@ def redact_url(url: str) -> str:
 
 _NUMERIC = {"smtp_timeout": float, "smtp_concurrency": int, "smtp_retries": int, "port": int,
             "sweep_minutes": int, "smtp_retry_delay": float, "claim_timeout": float,
-            "send_batch": int, "smtp_max_consecutive_failures": int}
+            "send_batch": int, "smtp_max_consecutive_failures": int, "max_file_mb": float,
+            "read_timeout": float, "max_connections": int}
+# Beyond these a value is a typo (or an attack on the box), not a choice.
+_MAXIMUM = {"port": 65535, "max_file_mb": 1024, "read_timeout": 3600, "max_connections": 100_000,
+            "smtp_concurrency": 1000, "send_batch": 100_000, "sweep_minutes": 1440,
+            "smtp_retries": 100, "smtp_timeout": 3600, "smtp_retry_delay": 3600,
+            "claim_timeout": 7 * 86400, "smtp_max_consecutive_failures": 100_000}
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
 
 
 def load_settings(options: Mapping[str, Any] | None = None,
@@ -122,16 +137,49 @@ def load_settings(options: Mapping[str, Any] | None = None,
         if f.name in _NUMERIC:
             try:
                 raw = _NUMERIC[f.name](raw)
-            except ValueError:
-                raise ConfigError(f"{ENV_PREFIX}{f.name.upper()}: {raw!r} is not a number") from None
-            if raw <= 0:
+            except (ValueError, TypeError):
+                kind = "a whole number" if _NUMERIC[f.name] is int else "a number"
+                raise ConfigError(f"{ENV_PREFIX}{f.name.upper()}: {raw!r} is not {kind}") from None
+            if not raw > 0:  # also refuses nan
                 raise ConfigError(f"{ENV_PREFIX}{f.name.upper()}: must be greater than zero")
+            if raw > _MAXIMUM.get(f.name, float("inf")):
+                raise ConfigError(f"{ENV_PREFIX}{f.name.upper()}: {raw:g} is too large; use at "
+                                  f"most {_MAXIMUM[f.name]}")
         elif f.name == "smtp_ca_file":
             raw = Path(raw)
         values[f.name] = raw
     settings = Settings(**values)
     _validate(settings)
     return settings
+
+
+def is_loopback(host: str) -> bool:
+    """Only this machine: a password over plain SMTP never crosses a network."""
+    import ipaddress
+
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _validate_database_url(url: str) -> None:
+    name = f"{ENV_PREFIX}DATABASE_URL"
+    if has_control(url):
+        raise ConfigError(f"{name}: must be on one line, without control characters")
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme not in DATABASE_SCHEMES:
+        shown = f"{scheme!r} is not supported" if scheme else f"{redact_url(url)!r} is not a URL"
+        raise ConfigError(f"{name}: {shown}; use sqlite:///PATH (a file) or "
+                          "postgresql://user@host/db (PostgreSQL, with psycopg 3)")
+    if scheme != "sqlite":
+        try:
+            _ = urlsplit(url).port
+        except ValueError:
+            raise ConfigError(f"{name}: bad port in {redact_url(url)!r}; percent-encode '/', '#', "
+                              "'?' and '@' in the password") from None
 
 
 def _validate(s: Settings) -> None:
@@ -147,6 +195,13 @@ def _validate(s: Settings) -> None:
                               "percent-encode '/', '#', '?' and '@' in the password") from None
         if not urlsplit(s.smtp_url).hostname:
             raise ConfigError(f"{ENV_PREFIX}SMTP_URL: no host in {redact_url(s.smtp_url)!r}")
+        if scheme == "smtp" and urlsplit(s.smtp_url).username and not is_loopback(
+                urlsplit(s.smtp_url).hostname or ""):
+            raise ConfigError(f"{ENV_PREFIX}SMTP_URL: {redact_url(s.smtp_url)!r} would send the "
+                              "password unencrypted; use smtp+starttls:// (port 587) or smtps:// "
+                              "(port 465), or plain smtp:// without a password to a relay on "
+                              "this machine")
+    _validate_database_url(s.database_url)
     if s.smtp_ca_file is not None and not s.smtp_ca_file.is_file():
         raise ConfigError(f"{ENV_PREFIX}SMTP_CA_FILE: {s.smtp_ca_file} does not exist")
     for name in ("smtp_from", "unsubscribe", "unsubscribe_url", "uid_domain"):
@@ -168,5 +223,11 @@ def _validate(s: Settings) -> None:
                           "write it as 'Name <address@example.org>' (quote a name with commas)")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"{ENV_PREFIX}LOG_LEVEL: use DEBUG, INFO, WARNING or ERROR")
+    if not s.templates.is_dir():
+        raise ConfigError(f"{ENV_PREFIX}TEMPLATES: {s.templates} is not a folder of templates; "
+                          "leave it unset for the bundled ones")
+    if not s.host or has_control(s.host) or " " in s.host:
+        raise ConfigError(f"{ENV_PREFIX}HOST: {s.host!r} is not an address to listen on; e.g. "
+                          "127.0.0.1, 0.0.0.0 or ::1")
     if urlsplit(s.base_url).scheme not in ("http", "https"):
         raise ConfigError(f"{ENV_PREFIX}BASE_URL: {s.base_url!r} must start with http:// or https://")

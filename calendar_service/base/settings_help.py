@@ -77,6 +77,15 @@ HELP: dict[str, SettingHelp] = {
     "log_level": SettingHelp(
         "`DEBUG` logs every message sent; `INFO` one line per run that did something, plus every "
         "failure.", "`INFO` (`daily`: `WARNING` unless set, so cron stays quiet)"),
+    "max_file_mb": SettingHelp(
+        "Largest data file (days, offices, each template) read, in megabytes; a larger one is "
+        "refused with exit 2, as is anything that is not a regular file (a FIFO, a device)."),
+    "read_timeout": SettingHelp(
+        "Seconds allowed to read one data file (a file on a mount that stopped answering is "
+        "refused instead of hanging `check`, `daily` or a reload of `serve`)."),
+    "max_connections": SettingHelp(
+        "HTTP connections `serve` handles at once; requests beyond it get 503. See *Limits* "
+        "for the other HTTP limits."),
 }
 
 # Variables read outside Settings.

@@ -271,10 +271,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from calendar_service.base.errors import CalendarServiceError
 
     try:
+        from calendar_service.base.files import set_read_limits
         from calendar_service.base.settings import load_settings
 
         settings = load_settings({"days": args.days, "offices": args.offices,
                                   "data_dir": args.data_dir})
+        set_read_limits(settings.read_limits)
         return _resolve(args.handler)(args, settings)
     except CalendarServiceError as exc:
         print(f"error: {exc}" if "\n" not in str(exc) else str(exc), file=sys.stderr)

@@ -17,6 +17,7 @@ from calendar_service.data.model import (
     YearOverride,
 )
 from calendar_service.data.rules import (
+    FIRST_YEAR,
     _month_day,
     check_rule,
 )
@@ -24,6 +25,7 @@ from calendar_service.data.yamlio import (
     CONTENT_KEYS,
     DAY_KEYS,
     DAYS_TOP_KEYS,
+    DAYS_VERSIONS,
     FULL_CONTENT_COUNTS,
     HASHTAG_RE,
     ID_RE,
@@ -31,6 +33,7 @@ from calendar_service.data.yamlio import (
     POST_LIMIT,
     YEAR_KEYS,
     _check_keys,
+    _check_version,
     _expect,
     _line_of,
     _Report,
@@ -139,7 +142,7 @@ def _labels(report: _Report, root: dict[str, Any], key: str, extra: tuple[str, .
             continue
         _check_keys(report, spec, (*LANGUAGES, *extra), field)
         label = _text(report, {ident: {k: v for k, v in spec.items() if k in LANGUAGES}}, ident,
-                      field)
+                      field, line=_line_of(node, ident))
         if label is not None:
             out[ident] = (label, spec)
     return out
@@ -176,7 +179,8 @@ def _parse_day(report: _Report, node: Any, i: int, line: int | None, themes: dic
         ok = ok and month_day is not None
     elif "rule" in node:
         raw = node["rule"]
-        problem = check_rule(raw) if isinstance(raw, str) else f"expected text, got {_type_name(raw)}"
+        problem = check_rule(raw, _first_year(node)) if isinstance(raw, str) else \
+            f"expected text, got {_type_name(raw)}"
         if problem:
             report.add(_line_of(node, "rule"), f"{field}.rule", problem)
             ok = False
@@ -261,6 +265,14 @@ def _parse_day(report: _Report, node: Any, i: int, line: int | None, themes: dic
                order=i, line=line)
 
 
+def _first_year(node: dict[str, Any]) -> int:
+    """The first year a day's rule must hold: its ``since``, or 1946 without one."""
+    since = node.get("since")
+    if isinstance(since, int) and not isinstance(since, bool) and 1800 <= since <= 2100:
+        return since
+    return FIRST_YEAR
+
+
 def _check_complete(report: _Report, node: dict[str, Any], parsed: dict[str, Content],
                     field: str) -> None:
     """Annex days are what offices publish from: every field, in both languages."""
@@ -302,6 +314,7 @@ def load_days(path: Path | str, *, complete: bool = False) -> Catalog:
         report.add(1, "", f"expected a mapping with version, themes and days, got {_type_name(root)}")
         report.raise_if_any()
     _check_keys(report, root, DAYS_TOP_KEYS, "")
+    _check_version(report, root, DAYS_VERSIONS)
     themes = {k: Theme(k, label) for k, (label, _) in _labels(report, root, "themes").items()}
     bodies: dict[str, Body] = {}
     if "bodies" in root:

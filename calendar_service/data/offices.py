@@ -20,8 +20,10 @@ from calendar_service.data.yamlio import (
     MAX_LEAD_DAYS,
     OFFICE_KEYS,
     OFFICES_TOP_KEYS,
+    OFFICES_VERSIONS,
     SEND_TIME_RE,
     _check_keys,
+    _check_version,
     _expect,
     _line_of,
     _Report,
@@ -193,6 +195,7 @@ def load_offices(path: Path | str, catalog: Catalog | None = None) -> tuple[Offi
         report.add(1, "", f"expected a mapping with 'offices', got {_type_name(root)}")
         report.raise_if_any()
     _check_keys(report, root, OFFICES_TOP_KEYS, "")
+    _check_version(report, root, OFFICES_VERSIONS)
     raw = root.get("offices")
     offices: list[Office] = []
     theme_ids = tuple(catalog.themes) if catalog else ()

@@ -38,8 +38,19 @@ def _month_day(report: _Report, line: int | None, field: str, value: Any) -> tup
     return month, day
 
 
-def check_rule(rule: str) -> str | None:
-    """Why a recurrence rule is unusable, or None when it is fine."""
+FIRST_YEAR = 1946  # the UN's first observances; a day without ``since`` is checked from here
+LAST_YEAR = 2100
+
+
+def check_rule(rule: str, first_year: int = FIRST_YEAR) -> str | None:
+    """Why a recurrence rule is unusable, or None when it is fine.
+
+    A rule must give exactly one date in every year from the day's first year to 2100: the
+    feed's UIDs are {id}-{year}, so two dates in a year would collide and none would leave a
+    hole (``BYWEEKNO=-1;BYDAY=FR`` looks right in most years and is not).
+    """
+    from collections import Counter
+
     from dateutil.rrule import YEARLY, rrulestr
 
     text = rule.strip()
@@ -47,21 +58,30 @@ def check_rule(rule: str) -> str | None:
         text = text[6:]
     if "DTSTART" in text.upper() or "\n" in text:
         return "give only the RRULE part (no DTSTART, one line)"
+    if len(text) > 200:
+        return "too long for a yearly rule (at most 200 characters)"
+    first_year = min(max(first_year, 1800), LAST_YEAR)
     try:
-        parsed = rrulestr(text, dtstart=datetime(2000, 1, 1))
-    except (ValueError, TypeError) as exc:
-        return f"not a valid RFC 5545 rule ({exc})"
+        parsed = rrulestr(text, dtstart=datetime(first_year, 1, 1))
+    except (ValueError, TypeError, OverflowError) as exc:
+        return (f"not a valid RFC 5545 rule ({exc}); write it like "
+                "FREQ=YEARLY;BYMONTH=10;BYDAY=1MO")
     if getattr(parsed, "_freq", None) != YEARLY:
         return "international days recur yearly: use FREQ=YEARLY"
     parts = {p.split("=", 1)[0].upper() for p in text.split(";") if p}
     if parts & {"INTERVAL", "COUNT", "UNTIL"}:
         return ("INTERVAL, COUNT and UNTIL are not supported: a day occurs every year (end a day by "
                 "removing it)")
-    # One date a year, every year: the feed's UIDs are {id}-{year}, so two would collide.
-    for year in (2000, 2001, 2002, 2003):  # a leap year and the three after it
-        dates = parsed.between(datetime(year, 1, 1), datetime(year, 12, 31, 23, 59), inc=True)
-        if len(dates) != 1:
-            what = "never occurs" if not dates else f"gives {len(dates)} dates"
-            return (f"the rule {what} in {year}; a day must fall on exactly one date a year "
-                    "(check BYMONTH, BYMONTHDAY, BYDAY and BYSETPOS)")
+    counts: Counter[int] = Counter()
+    for moment in parsed.between(datetime(first_year, 1, 1), datetime(LAST_YEAR, 12, 31, 23, 59),
+                                 inc=True):
+        counts[moment.year] += 1
+    wrong = [y for y in range(first_year, LAST_YEAR + 1) if counts[y] != 1]
+    if wrong:
+        year = wrong[0]
+        what = "never occurs" if not counts[year] else f"gives {counts[year]} dates"
+        others = f" (and {len(wrong) - 1} other years)" if len(wrong) > 1 else ""
+        return (f"the rule {what} in {year}{others}; a day must fall on exactly one date every "
+                f"year from {first_year} to {LAST_YEAR} (check BYMONTH, BYMONTHDAY, BYDAY, "
+                "BYWEEKNO and BYSETPOS)")
     return None

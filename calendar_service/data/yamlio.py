@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from calendar_service.base.errors import DataError, Problem
+from calendar_service.base.files import FileRefused, read_bounded
 from calendar_service.data.model import (
     LANGUAGES,
     Text,
@@ -38,6 +39,8 @@ YEAR_KEYS = ("theme", "key_messages", "url")
 OFFICES_TOP_KEYS = ("version", "offices")
 OFFICE_KEYS = ("id", "name", "state", "emails", "timezone", "language", "themes", "lead_days",
                "send_time")
+DAYS_VERSIONS = (1,)  # the layouts of days.yaml this release reads
+OFFICES_VERSIONS = (1,)
 FULL_CONTENT_COUNTS = {"key_messages": 3, "posts": 3}
 
 
@@ -92,32 +95,23 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
 
 
 def read_yaml(path: Path, report: _Report) -> Any:
-    """Parse with ruamel so every node keeps its line; syntax errors become problems."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    """Parse with ruamel so every node keeps its line; every problem becomes a FILE:LINE problem.
+
+    The file is read within bounds (a regular file, a size and a time limit: see
+    ``read_bounded``), checked as UTF-8 text without control characters, then parsed with limits
+    on nesting and aliases, so no file can hang, exhaust or crash a reader.
+    """
+    from calendar_service.data.yamlsafe import load_limited
 
     try:
-        text = path.read_text(encoding="utf-8")
+        data = read_bounded(path)
     except FileNotFoundError:
         report.add(None, "", "file not found")
         return None
-    except UnicodeDecodeError as exc:
-        report.add(None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+    except FileRefused as exc:
+        report.add(None, "", str(exc))
         return None
-    except OSError as exc:
-        report.add(None, "", f"cannot read: {exc.strerror}")
-        return None
-    yaml = YAML(typ="rt")
-    try:
-        return yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        report.add(line, "", f"YAML syntax error: {what.strip()}; check indentation and quoting")
-    except YAMLError as exc:
-        report.add(None, "", f"YAML syntax error: {exc}")
-    return None
+    return load_limited(data, report)
 
 
 def _check_keys(report: _Report, node: dict[str, Any], allowed: Iterable[str], where: str) -> None:
@@ -129,6 +123,18 @@ def _check_keys(report: _Report, node: dict[str, Any], allowed: Iterable[str], w
                        f"unknown key{_suggest(str(key), allowed)}; allowed: {', '.join(allowed)}")
 
 
+def _check_version(report: _Report, root: dict[str, Any], supported: tuple[int, ...]) -> None:
+    """A layout this release does not know would be misread silently: refuse it."""
+    if "version" not in root:
+        return  # files written before versions were checked: the first layout
+    value = root["version"]
+    if isinstance(value, bool) or not isinstance(value, int) or value not in supported:
+        known = " or ".join(str(v) for v in supported)
+        report.add(_line_of(root, "version"), "version",
+                   f"{value!r} is not a version this calendar-service reads; write version: "
+                   f"{known} (a newer layout needs a newer calendar-service)")
+
+
 def _expect(report: _Report, line: int | None, field: str, value: Any, kind: type | tuple[type, ...],
             what: str) -> bool:
     if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
@@ -138,9 +144,9 @@ def _expect(report: _Report, line: int | None, field: str, value: Any, kind: typ
 
 
 def _text(report: _Report, parent: dict[str, Any], key: str, field: str, *,
-          require_es: bool = True) -> Text | None:
+          require_es: bool = True, line: int | None = None) -> Text | None:
     node = parent.get(key)
-    line = _line_of(parent, key)
+    line = _line_of(parent, key) or line
     if not isinstance(node, dict):
         report.add(line, field, f"expected a mapping with 'es' and 'en', got {_type_name(node)}")
         return None
@@ -153,6 +159,11 @@ def _text(report: _Report, parent: dict[str, Any], key: str, field: str, *,
             continue
         if not isinstance(value, str) or not value.strip():
             report.add(_line_of(node, lang), f"{field}.{lang}", "expected non-empty text")
+            values[lang] = None
+            continue
+        if "\n" in value.strip():  # names and labels go into e-mail subjects and feed titles
+            report.add(_line_of(node, lang), f"{field}.{lang}",
+                       "contains a line break; write it on one line")
             values[lang] = None
             continue
         values[lang] = value.strip()

@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from calendar_service.base.errors import TemplateError
+from calendar_service.base.files import FileRefused, read_bounded
 
 
 class Renderer:
     """Loads templates once; HTML is autoescaped, undefined names are errors, not blanks."""
 
     def __init__(self, templates: Path) -> None:
-        from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+        from jinja2 import Environment, StrictUndefined, select_autoescape
 
         from calendar_service.base.dates import format_day
 
@@ -23,7 +24,7 @@ class Renderer:
             raise TemplateError(f"{self.templates}: templates folder not found "
                                 "(set CALENDAR_SERVICE_TEMPLATES)")
         self.env = Environment(
-            loader=FileSystemLoader(str(self.templates)),
+            loader=_bounded_loader(self.templates),
             autoescape=select_autoescape(enabled_extensions=("html",), default=False),
             undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
             keep_trailing_newline=True)
@@ -57,8 +58,45 @@ class Renderer:
         for sub in ("words", "feed"):
             for path in sorted((self.templates / sub).glob("*")):
                 if path.is_file():
-                    h.update(path.name.encode() + b"\0" + path.read_bytes())
+                    try:
+                        h.update(path.name.encode() + b"\0" + read_bounded(path))
+                    except (OSError, FileRefused) as exc:
+                        raise TemplateError(f"{path}: {exc}") from None
         return h.hexdigest()[:16]
+
+
+def _bounded_loader(root: Path) -> Any:
+    """jinja's FileSystemLoader, but each template is read like a data file: a regular file
+    within the size and time limits, so a FIFO or a hung mount never wedges a render."""
+    import os
+
+    from jinja2 import FileSystemLoader
+    from jinja2 import TemplateError as JinjaError
+    from jinja2.exceptions import TemplateNotFound
+    from jinja2.loaders import split_template_path
+
+    class BoundedLoader(FileSystemLoader):
+        def get_source(self, environment: Any, template: str) -> Any:
+            path = os.path.join(str(root), *split_template_path(template))
+            if not os.path.isfile(path):  # a FIFO or a device is not a template either
+                raise TemplateNotFound(template)
+            try:
+                contents = read_bounded(path).decode("utf-8")
+            except FileRefused as exc:
+                raise JinjaError(f"{template} {exc}") from None
+            except UnicodeDecodeError:
+                raise JinjaError(f"{template} is not UTF-8 text; save it as UTF-8") from None
+            mtime = os.path.getmtime(path)
+
+            def uptodate() -> bool:
+                try:
+                    return os.path.getmtime(path) == mtime
+                except OSError:
+                    return False
+
+            return contents, os.path.normpath(path), uptodate
+
+    return BoundedLoader(str(root))
 
 
 def _template_frame(exc: BaseException, root: Path) -> tuple[str, int] | None:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("calendar_service.runs.runtime")
 
 RELOAD_SECONDS = 30
+RELOAD_TIMEOUT_SECONDS = 20.0  # under RELOAD_SECONDS, so the reload job never overlaps itself
 SHUTDOWN_GRACE_SECONDS = 60.0
 
 
@@ -68,6 +69,9 @@ class Runtime:
         self._sweeping = asyncio.Lock()
         self._reloading = asyncio.Lock()
         self.pending: int | None = None  # read off the event loop, for /healthz
+        self._reload_work: asyncio.Future[bool] | None = None
+        self.reload_error: str | None = None
+        self.reload_timeout = RELOAD_TIMEOUT_SECONDS
         self.ledger_error: str | None = None
 
     def _site_source(self) -> tuple[str, Catalog]:
@@ -114,17 +118,46 @@ class Runtime:
                     report.summary())
 
     async def reload(self) -> None:
-        """Pick up edited data files (keeping the last good data on a bad edit) and the date."""
+        """Pick up edited data files (keeping the last good data on a bad edit) and the date.
+
+        Bounded: every read has its own deadline, and the whole reload another one. A reload
+        that overruns keeps the last good data, says so in /healthz, and the next one starts
+        afresh, so the reload job never piles up ("maximum number of running instances").
+        """
         from calendar_service.runs.scheduler import reschedule_wakeups
 
+        if self._reloading.locked():
+            return  # the reload under way covers this one
         async with self._reloading:
-            changed = await asyncio.to_thread(self.watcher.poll)
-            await asyncio.to_thread(self.state.refresh, self.clock.now())
+            if self._reload_work is not None and not self._reload_work.done():
+                self.reload_error = ("the previous reload is still reading the data files; "
+                                     "serving the last good data")
+                return
+            self._reload_work = asyncio.ensure_future(asyncio.to_thread(self._reload_files))
+            try:
+                changed = await asyncio.wait_for(asyncio.shield(self._reload_work),
+                                                 self.reload_timeout)
+            except TimeoutError:
+                self.reload_error = (f"reloading the data took longer than "
+                                     f"{self.reload_timeout:g} s; serving the last good data")
+                log.error("event=reload-timed-out seconds=%g keeping=%s", self.reload_timeout,
+                          self._snapshot().version)
+                return
+            except Exception as exc:  # a reload must never stop the service; say why
+                self.reload_error = f"reload failed: {type(exc).__name__}: {exc}"
+                log.exception("event=reload-failed keeping=%s", self._snapshot().version)
+                return
+            self.reload_error = None
             if self.watcher.last_error:
                 self.state.last_error = self.watcher.last_error
             if changed and self.scheduler is not None:
                 reschedule_wakeups(self.scheduler, self._snapshot().offices, self.sweep)
         await self._count_pending()
+
+    def _reload_files(self) -> bool:
+        changed = self.watcher.poll()
+        self.state.refresh(self.clock.now())
+        return changed
 
     async def _count_pending(self) -> None:
         """Refresh /healthz's pending count in a thread: a slow database never stalls requests."""
@@ -140,9 +173,11 @@ class Runtime:
             "data_version": snap.version, "data_loaded_at": _iso(snap.loaded_at),
             "now": _iso(self.clock.now()),
         }
-        if self.watcher.last_error:
+        why = self.reload_error or self.watcher.last_error or self.state.last_error
+        info["data_stale"] = why is not None
+        if why:
             info["status"] = "degraded"
-            info["data_error"] = self.watcher.last_error
+            info["data_error"] = why
         report = self.last_report
         info["last_run"] = None if report is None else {
             "at": _iso(self.last_sweep_at), "sent": report.sent, "messages": report.messages,

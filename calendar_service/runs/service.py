@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from calendar_service.base.errors import DataError
+from calendar_service.base.files import FileRefused, read_bounded
 from calendar_service.base.settings import Settings
 from calendar_service.data.model import Catalog, Office
 
@@ -46,8 +47,8 @@ def data_version(paths: tuple[Path, ...]) -> str:
     h = hashlib.sha256()
     for p in paths:
         try:
-            h.update(p.read_bytes())
-        except OSError:
+            h.update(read_bounded(p))  # a FIFO or a hung mount must not wedge a reload here
+        except (OSError, FileRefused):
             h.update(b"\0missing\0")
     return h.hexdigest()[:12]
 

@@ -147,7 +147,10 @@ def database_errors(url: str) -> Iterator[None]:
     except Exception as exc:
         from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-        if isinstance(exc, (ArgumentError, DBAPIError, NoSuchModuleError)):
+        # A URL the settings let through but the driver refuses (a bad port, a folder that
+        # cannot be created) is still the user's to fix: exit 2 with the reason.
+        if isinstance(exc, (ArgumentError, DBAPIError, NoSuchModuleError, ImportError, ValueError,
+                            OSError)):
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
             raise ConfigError(f"ledger database {redact_url(url)}: {reason}") from None
         raise
