@@ -74,20 +74,26 @@ def test_installed_package_carries_its_data(tmp_path: Path) -> None:
     assert ROOT.joinpath("days.yaml").is_file()
 
 
-def test_a_built_wheel_carries_days_offices_and_templates_and_works_outside_the_tree(
+def test_a_built_wheel_carries_data_templates_and_migrations_and_works_outside_the_tree(
         tmp_path: Path) -> None:
-    """``pip install .`` must work from any directory: the data travels inside the package."""
+    """``pip install .`` must work from any directory: the data and the ledger's migrations
+    travel inside the package, and the wheel has the version the code reports."""
     import zipfile
+
+    from calendar_service import __version__
 
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
                             "-q", "-w", str(tmp_path / "dist"), str(ROOT)], capture_output=True,
                            text=True, timeout=300)
     assert built.returncode == 0, built.stderr
     (wheel,) = (tmp_path / "dist").glob("calendar_service-*.whl")
+    assert wheel.name.startswith(f"calendar_service-{__version__}-")
     names = zipfile.ZipFile(wheel).namelist()
     for name in ("calendar_service/_bundled/days.yaml", "calendar_service/_bundled/offices.yaml",
                  "calendar_service/_bundled/templates/email/body.txt",
-                 "calendar_service/_bundled/templates/email/words/es.j2"):
+                 "calendar_service/_bundled/templates/email/words/es.j2",
+                 "calendar_service/mail/ledger/migrations/env.py",
+                 "calendar_service/mail/ledger/migrations/versions/0001_baseline.py"):
         assert name in names
     target = tmp_path / "site-packages"
     zipfile.ZipFile(wheel).extractall(target)
@@ -98,6 +104,22 @@ def test_a_built_wheel_carries_days_offices_and_templates_and_works_outside_the_
                             text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(target)})
     assert result.returncode == 0, result.stderr
     assert str(target / "calendar_service" / "_bundled" / "days.yaml") in result.stdout
+    migrated = subprocess.run([sys.executable, "-c", "import sys; from calendar_service.cli import "
+                               "main; sys.exit(main(['migrate', '--data-dir', 'data']))"],
+                              cwd=elsewhere, capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PYTHONPATH": str(target)})
+    assert migrated.returncode == 0, migrated.stderr
+    assert "upgraded the ledger from an empty database" in migrated.stdout
+
+
+def test_the_version_is_written_once_in_the_package() -> None:
+    """pyproject.toml reads it from calendar_service/__init__.py, so the two cannot drift."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "version" not in project["project"]
+    assert "version" in project["project"]["dynamic"]
+    assert project["tool"]["hatch"]["version"]["path"] == "calendar_service/__init__.py"
 
 
 def test_check_renders_the_site_templates_too(tmp_path: Path) -> None:
