@@ -30,7 +30,7 @@ from calendar_service.mail.ledger.upgrade import UNVERSIONED, head, revisions, s
 DATA = Path(__file__).parent / "data"
 FIXTURE = DATA / "ledger-0.1.0.sqlite3"
 OLD_PG_DDL = DATA / "ledger-0.1.0-postgresql.sql"
-TABLES = ("reminder_ledger", "reminder_runs", "unsubscriptions")
+TABLES = ("reminder_ledger", "reminder_runs", "unsubscriptions")  # those of 0.1.0
 CLOCK = datetime(2027, 3, 21, 15, 0, tzinfo=UTC)
 
 
@@ -120,6 +120,9 @@ def test_the_revisions_form_one_line_named_by_their_files() -> None:
     assert chain == revisions()
     for before, after in zip(chain, chain[1:], strict=False):
         assert script.get_revision(after).down_revision == before
+    undeclared = [r for r in chain if not isinstance(getattr(script.get_revision(r).module,
+                                                             "additive", None), bool)]
+    assert undeclared == [], "every revision says whether it is additive (see migrations)"
 
 
 def test_an_empty_database_gets_exactly_the_tables_of_schema_py(db_url) -> None:  # noqa: F811
@@ -185,20 +188,51 @@ def test_a_ledger_at_head_is_opened_without_an_upgrade_or_a_backup(old_sqlite: s
 # -- commands ----------------------------------------------------------------------------------------
 
 
-def test_log_reads_a_0_1_0_ledger_without_upgrading_it(tmp_path: Path, old_sqlite: str) -> None:
+def test_log_never_upgrades_an_older_ledger_and_says_how_to(tmp_path: Path, old_sqlite: str) -> None:
+    before = rows(old_sqlite)
+    result = cli(tmp_path, "log", "--limit", "1")
+    assert result.returncode == 2
+    assert ("this ledger was made by calendar-service 0.1.0 (no schema revision), older than "
+            f"this release's revision {head()}; `calendar-service migrate` upgrades it"
+            ) in result.stderr
+    assert revision_of(old_sqlite) == UNVERSIONED
+    assert rows(old_sqlite) == before
+    assert [p.name for p in (tmp_path / "data").iterdir() if ".bak-" in p.name] == []
+
+
+def test_log_reads_the_ledger_once_it_is_upgraded(tmp_path: Path, old_sqlite: str) -> None:
+    assert cli(tmp_path, "migrate").returncode == 0
     result = cli(tmp_path, "log", "--limit", "1")
     assert result.returncode == 0, result.stderr
-    assert "62 sent" in result.stdout
-    assert revision_of(old_sqlite) == UNVERSIONED
-    assert sorted(p.name for p in (tmp_path / "data").iterdir() if ".bak-" in p.name) == []
+    assert "total: 20 failed, 130 pending, 62 sent, 12 unsubscribed" in result.stdout
 
 
 def test_subscriptions_listing_does_not_upgrade_but_unsubscribing_does(
         tmp_path: Path, old_sqlite: str) -> None:
-    assert cli(tmp_path, "subscriptions").returncode == 0
+    assert cli(tmp_path, "subscriptions").returncode == 2
     assert revision_of(old_sqlite) == UNVERSIONED
     result = cli(tmp_path, "subscriptions", "--unsubscribe", "zacatecas")
     assert result.returncode == 0, result.stderr
+    assert revision_of(old_sqlite) == head()
+
+
+def test_a_ledger_one_revision_behind_is_refused_by_readers_and_upgraded_by_writers(
+        tmp_path: Path, old_sqlite: str) -> None:
+    from alembic import command
+
+    from calendar_service.mail.ledger.upgrade import LedgerVersionError, _alembic_config
+
+    engine = create_engine(old_sqlite)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0001")
+    engine.dispose()
+    with pytest.raises(LedgerVersionError, match="at revision 0001, older than"):
+        Ledger(old_sqlite, upgrade=False)
+    with Ledger(old_sqlite, clock=lambda: CLOCK) as ledger:
+        assert ledger.upgraded is not None
+        assert ledger.upgraded.before == "0001"
+        assert ledger.upgraded.backup is not None
+        assert ledger.upgraded.backup.name == "ledger.sqlite3.bak-0001-20270321T150000Z"
     assert revision_of(old_sqlite) == head()
 
 
@@ -229,10 +263,57 @@ def test_migrate_upgrades_once_and_then_says_up_to_date(tmp_path: Path, old_sqli
     assert len([p for p in (tmp_path / "data").iterdir() if ".bak-" in p.name]) == 1
 
 
+def test_an_upgrade_records_which_releases_can_still_use_the_ledger(old_sqlite: str) -> None:
+    from calendar_service.mail.ledger.upgrade import readable_from
+
+    Ledger(old_sqlite).close()
+    assert rows_of(old_sqlite, "ledger_compat") == [(head(), readable_from())]
+    assert readable_from() == "0001"  # every revision so far only added
+
+
+def rows_of(url: str, table: str) -> list[tuple[Any, ...]]:
+    engine = create_engine(engine_url(url))
+    with engine.connect() as conn:
+        found = [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table}"))]
+    engine.dispose()
+    return found
+
+
+def newer_ledger(url: str, readable_from: str) -> None:
+    """What a later release would leave: its revision, and what it says about older releases."""
+    Ledger(url).close()
+    set_revision(url, "9999")
+    engine = create_engine(engine_url(url))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_compat SET revision = '9999', readable_from = :f"),
+                     {"f": readable_from})
+    engine.dispose()
+
+
+@pytest.mark.parametrize("command", [["log"], ["send-due", "--now", "2027-03-20T09:30-06:00"]])
+def test_a_newer_ledger_that_only_added_keeps_working_for_this_release(
+        tmp_path: Path, old_sqlite: str, command: list[str]) -> None:
+    """A rolling upgrade: hosts still on this release go on while the others run the next one."""
+    newer_ledger(old_sqlite, readable_from=revisions()[0])
+    result = cli(tmp_path, *command)
+    assert result.returncode in (0, 1), result.stderr
+    assert "newer calendar-service" not in result.stderr
+    assert revision_of(old_sqlite) == "9999"
+
+
+def test_a_newer_ledger_that_broke_with_this_release_is_refused(
+        tmp_path: Path, old_sqlite: str) -> None:
+    newer_ledger(old_sqlite, readable_from="9998")
+    result = cli(tmp_path, "log")
+    assert result.returncode == 2
+    assert "this ledger was upgraded by a newer calendar-service (revision 9999)" in result.stderr
+
+
 @pytest.mark.parametrize("command", [["log"], ["send-due", "--now", "2027-03-20T09:30-06:00"],
                                      ["migrate"]])
 def test_a_ledger_from_a_newer_release_is_refused_with_exit_2(
         tmp_path: Path, old_sqlite: str, command: list[str]) -> None:
+    """An unknown revision that no release vouched for (no compatibility record made for it)."""
     Ledger(old_sqlite).close()
     set_revision(old_sqlite, "9999")
     before = rows(old_sqlite)

@@ -27,8 +27,12 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"ledger: {redact_url(url)}")
                 print(f"revision: {shown}")
                 print(f"this release: {state.head}")
-            if state.newer:
+            if not state.usable:
                 raise newer_error(str(state.current))
+            if state.newer:
+                print(f"the ledger is newer than this release, which can still use it (the "
+                      f"migrations since {state.readable_from} only added); nothing to do")
+                return 0
             if args.status:
                 print("up to date" if not state.pending else
                       f"to apply: {', '.join(state.pending)} (calendar-service migrate)")

@@ -121,6 +121,15 @@ unsubscriptions = Table(
 )
 
 
+# Which releases can still use this ledger (one row, written after each upgrade): see
+# migrations/versions/0002_compat.py.
+ledger_compat = Table(
+    "ledger_compat", metadata,
+    Column("revision", String(32), primary_key=True),
+    Column("readable_from", String(32), nullable=False),
+)
+
+
 def rkey(key: Key) -> str:
     return "|".join(str(part) for part in key)
 

@@ -8,8 +8,9 @@ Otherwise:
   baseline and stamped, its rows untouched;
 - an older ledger is upgraded by commands that write to it (``upgrade=True``), after a backup
   beside a SQLite file; read-only commands refuse it and point at ``calendar-service migrate``;
-- a ledger upgraded by a newer release is refused (exit 2): its schema may hold rules this
-  release does not follow.
+- a ledger upgraded by a newer release is used as it is when that release recorded that this
+  one can still use it (its migrations since were additive: a rolling upgrade), and refused
+  otherwise (exit 2).
 
 One upgrader at a time: on SQLite the upgrade runs inside a ``BEGIN IMMEDIATE`` transaction; on
 PostgreSQL under a transaction-level advisory lock keyed on the database and schema, so that the
@@ -19,11 +20,13 @@ at head.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
@@ -37,6 +40,7 @@ LOCK_WAIT = 600  # seconds an instance waits for another one's upgrade
 _LOCK_SPACE = 0x63616C  # first key of pg_advisory_xact_lock(int, int); the second is per schema
 
 _REVISION_FILE = re.compile(r"^(\d{4})_\w+\.py$")
+log = logging.getLogger(__name__)
 
 
 class LedgerVersionError(ConfigError):
@@ -67,10 +71,24 @@ def current(conn: Connection) -> str | None:
     return UNVERSIONED if "reminder_ledger" in tables else None
 
 
+def read_status(conn: Connection) -> Status:
+    """The ledger's revision and, when it is newer than this release, what it says it suits."""
+    found = current(conn)
+    floor = None
+    # Only a record made for this very revision counts (not one left by an earlier upgrade).
+    if (found not in (None, UNVERSIONED) and found not in revisions()
+            and "ledger_compat" in inspect(conn).get_table_names()):
+        row = conn.execute(text("SELECT readable_from FROM ledger_compat WHERE revision = :r"),
+                           {"r": found}).first()
+        floor = None if row is None else str(row[0])
+    return Status(found, head(), floor)
+
+
 @dataclass(frozen=True)
 class Status:
     current: str | None
     head: str
+    readable_from: str | None = None  # for a newer ledger: the oldest release revision it suits
 
     @property
     def effective(self) -> str | None:
@@ -79,6 +97,11 @@ class Status:
     @property
     def newer(self) -> bool:
         return self.current is not None and self.effective not in revisions()
+
+    @property
+    def usable(self) -> bool:
+        """This release can read and write the ledger (a newer one only if it said so)."""
+        return not self.newer or self.readable_from in revisions()
 
     @property
     def pending(self) -> list[str]:
@@ -101,9 +124,9 @@ class Upgrade:
 
 def status(engine: Engine) -> Status:
     with engine.connect() as conn:
-        found = current(conn)
+        found = read_status(conn)
         conn.rollback()
-    return Status(found, head())
+    return found
 
 
 def newer_error(revision: str) -> LedgerVersionError:
@@ -114,15 +137,22 @@ def newer_error(revision: str) -> LedgerVersionError:
 def ensure(engine: Engine, *, upgrade: bool, clock: Callable[[], datetime]) -> Upgrade | None:
     """Make the ledger usable by this release; returns what was upgraded, if anything."""
     state = status(engine)
-    if state.newer:
+    if not state.usable:
         raise newer_error(str(state.current))
+    if state.newer:
+        log.info("the ledger is at revision %s, newer than this release's %s; its migrations "
+                 "since %s only added, so this release goes on using it", state.current,
+                 state.head, state.readable_from)
+        return None
     if state.current == state.head or (state.effective == state.head and not upgrade):
         return None  # at head (an unversioned baseline is read as it is; a write stamps it)
     if state.current is not None and not upgrade:
+        what = ("was made by calendar-service 0.1.0 (no schema revision)"
+                if state.current == UNVERSIONED else f"is at revision {state.current}")
         raise LedgerVersionError(
-            f"this ledger is at revision {state.current}, older than this release's "
-            f"{state.head}; `calendar-service migrate` upgrades it (after a backup), and so does "
-            "the next send-due, daily or serve")
+            f"this ledger {what}, older than this release's revision {state.head}; "
+            "`calendar-service migrate` upgrades it (after a backup), and so does the next "
+            "send-due, daily or serve")
     return migrate(engine, clock=clock)
 
 
@@ -148,11 +178,11 @@ def migrate(engine: Engine, *, clock: Callable[[], datetime]) -> Upgrade:
 
 
 def _upgrade(conn: Connection, sqlite_file: str | None, clock: Callable[[], datetime]) -> Upgrade:
-    found = current(conn)
-    state = Status(found, head())
-    if state.newer:
+    state = read_status(conn)
+    found = state.current
+    if not state.usable:
         raise newer_error(str(found))
-    if found == state.head:
+    if found == state.head or state.newer:
         return Upgrade(found, found, None)
     backup = None
     if sqlite_file and found is not None:
@@ -165,11 +195,33 @@ def _upgrade(conn: Connection, sqlite_file: str | None, clock: Callable[[], date
     return Upgrade(found, state.head, backup)
 
 
-def _alembic_upgrade(conn: Connection) -> None:
-    from alembic import command
+def _alembic_config(conn: Connection | None = None) -> Any:
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = conn
-    command.upgrade(config, "head")
+    return config
+
+
+def readable_from() -> str:
+    """The oldest revision whose release can use a ledger at head: the start of the unbroken
+    run of additive revisions that ends at head."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(_alembic_config())
+    oldest = head()
+    while True:
+        rev = script.get_revision(oldest)
+        if not getattr(rev.module, "additive", False) or rev.down_revision is None:
+            return oldest
+        oldest = str(rev.down_revision)
+
+
+def _alembic_upgrade(conn: Connection) -> None:
+    from alembic import command
+
+    command.upgrade(_alembic_config(conn), "head")
+    conn.execute(text("DELETE FROM ledger_compat"))
+    conn.execute(text("INSERT INTO ledger_compat (revision, readable_from) VALUES (:r, :f)"),
+                 {"r": head(), "f": readable_from()})
