@@ -25,7 +25,14 @@ from sqlalchemy import MetaData, Table, create_engine, select, text
 
 from calendar_service.mail.ledger import Ledger, metadata
 from calendar_service.mail.ledger.schema import engine_url
-from calendar_service.mail.ledger.upgrade import UNVERSIONED, head, revisions, status
+from calendar_service.mail.ledger.upgrade import (
+    UNVERSIONED,
+    head,
+    is_additive,
+    readable_from,
+    revisions,
+    status,
+)
 
 DATA = Path(__file__).parent / "data"
 FIXTURE = DATA / "ledger-0.1.0.sqlite3"
@@ -123,16 +130,42 @@ def test_the_revisions_form_one_line_named_by_their_files() -> None:
     undeclared = [r for r in chain if not isinstance(getattr(script.get_revision(r).module,
                                                              "additive", None), bool)]
     assert undeclared == [], "every revision says whether it is additive (see migrations)"
+    assert [is_additive(r) for r in chain] == [script.get_revision(r).module.additive
+                                               for r in chain]
 
 
-def test_an_empty_database_gets_exactly_the_tables_of_schema_py(db_url) -> None:  # noqa: F811
+def differences(url: str) -> list[Any]:
+    """What Alembic's autogenerate would change to get the database to schema.py's tables."""
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
+    engine = create_engine(engine_url(url))
+    try:
+        with engine.connect() as conn:
+            return list(compare_metadata(MigrationContext.configure(conn), metadata))
+    finally:
+        engine.dispose()
+
+
+def test_an_empty_database_gets_exactly_the_tables_of_schema_py_at_head(db_url) -> None:  # noqa: F811
     with Ledger(db_url) as ledger:
         assert ledger.upgraded is not None and ledger.upgraded.before is None
-        with ledger.engine.connect() as conn:
-            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    assert differences(db_url) == []
+    assert revision_of(db_url) == head()
+    assert rows_of(db_url, "ledger_compat") == [(head(), readable_from())]
+
+
+def test_every_revision_run_from_an_empty_database_gives_exactly_schema_py(
+        db_url) -> None:  # noqa: F811
+    """A fresh ledger is made from schema.py in one go; the revisions must lead to the same."""
+    from calendar_service.mail.ledger.schema import open_engine
+    from calendar_service.mail.ledger.upgrade import _alembic_upgrade
+
+    engine = open_engine(db_url)
+    with engine.begin() as conn:
+        _alembic_upgrade(conn)
+    engine.dispose()
+    assert differences(db_url) == []
     assert revision_of(db_url) == head()
 
 
@@ -264,8 +297,6 @@ def test_migrate_upgrades_once_and_then_says_up_to_date(tmp_path: Path, old_sqli
 
 
 def test_an_upgrade_records_which_releases_can_still_use_the_ledger(old_sqlite: str) -> None:
-    from calendar_service.mail.ledger.upgrade import readable_from
-
     Ledger(old_sqlite).close()
     assert rows_of(old_sqlite, "ledger_compat") == [(head(), readable_from())]
     assert readable_from() == "0001"  # every revision so far only added

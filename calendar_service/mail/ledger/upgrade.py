@@ -191,8 +191,28 @@ def _upgrade(conn: Connection, sqlite_file: str | None, clock: Callable[[], date
         source = Path(sqlite_file).expanduser()
         backup = source.with_name(f"{source.name}.bak-{found}-{clock().astimezone(UTC):%Y%m%dT%H%M%SZ}")
         copy_sqlite(source, backup)
-    _alembic_upgrade(conn)
+    if found is None:
+        _create(conn)
+    else:
+        _alembic_upgrade(conn)
+    _record_compat(conn)
     return Upgrade(found, state.head, backup)
+
+
+def _create(conn: Connection) -> None:
+    """An empty database gets schema.py's tables at once, stamped at head: what running every
+    revision gives (a test checks it), without loading Alembic (a fresh ledger is common: every
+    test, every first run)."""
+    from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table
+
+    from calendar_service.mail.ledger.schema import metadata
+
+    metadata.create_all(conn)
+    version = Table("alembic_version", MetaData(),  # as Alembic makes it
+                    Column("version_num", String(32), nullable=False),
+                    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"))
+    version.create(conn)
+    conn.execute(version.insert(), {"version_num": head()})
 
 
 def _alembic_config(conn: Connection | None = None) -> Any:
@@ -204,24 +224,30 @@ def _alembic_config(conn: Connection | None = None) -> Any:
     return config
 
 
+def is_additive(revision: str) -> bool:
+    """The revision's ``additive`` flag, read from its file (a test checks it against Alembic's
+    view of the module), so that a fresh ledger needs no Alembic."""
+    (path,) = (MIGRATIONS / "versions").glob(f"{revision}_*.py")
+    return re.search(r"(?m)^additive = True\b", path.read_text(encoding="utf-8")) is not None
+
+
 def readable_from() -> str:
     """The oldest revision whose release can use a ledger at head: the start of the unbroken
     run of additive revisions that ends at head."""
-    from alembic.script import ScriptDirectory
-
-    script = ScriptDirectory.from_config(_alembic_config())
-    oldest = head()
-    while True:
-        rev = script.get_revision(oldest)
-        if not getattr(rev.module, "additive", False) or rev.down_revision is None:
-            return oldest
-        oldest = str(rev.down_revision)
+    known = revisions()
+    at = len(known) - 1
+    while at > 0 and is_additive(known[at]):
+        at -= 1
+    return known[at]
 
 
 def _alembic_upgrade(conn: Connection) -> None:
     from alembic import command
 
     command.upgrade(_alembic_config(conn), "head")
+
+
+def _record_compat(conn: Connection) -> None:
     conn.execute(text("DELETE FROM ledger_compat"))
     conn.execute(text("INSERT INTO ledger_compat (revision, readable_from) VALUES (:r, :f)"),
                  {"r": head(), "f": readable_from()})
