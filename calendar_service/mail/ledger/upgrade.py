@@ -140,9 +140,8 @@ def ensure(engine: Engine, *, upgrade: bool, clock: Callable[[], datetime]) -> U
     if not state.usable:
         raise newer_error(str(state.current))
     if state.newer:
-        log.info("the ledger is at revision %s, newer than this release's %s; its migrations "
-                 "since %s only added, so this release goes on using it", state.current,
-                 state.head, state.readable_from)
+        log.info("event=ledger-newer revision=%s release_revision=%s readable_from=%s",
+                 state.current, state.head, state.readable_from)
         return None
     if state.current == state.head or (state.effective == state.head and not upgrade):
         return None  # at head (an unversioned baseline is read as it is; a write stamps it)
@@ -153,7 +152,11 @@ def ensure(engine: Engine, *, upgrade: bool, clock: Callable[[], datetime]) -> U
             f"this ledger {what}, older than this release's revision {state.head}; "
             "`calendar-service migrate` upgrades it (after a backup), and so does the next "
             "send-due, daily or serve")
-    return migrate(engine, clock=clock)
+    done = migrate(engine, clock=clock)
+    if done.before is not None and done.before != done.after:
+        log.info("event=ledger-upgraded from=%s to=%s backup=%s", done.before, done.after,
+                 done.backup)
+    return done
 
 
 def migrate(engine: Engine, *, clock: Callable[[], datetime]) -> Upgrade:
