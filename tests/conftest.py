@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,6 +52,21 @@ offices:
     lead_days: [14, 3]
     send_time: "09:00"
 """
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_card_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Cards are a pure function of what they show, so one cache serves the whole run (and the
+    processes tests start): builds and services then draw each card once, not once per test.
+    Tests of the cache itself pass their own folder."""
+    path = tmp_path_factory.mktemp("card-cache")
+    old = os.environ.get("CALENDAR_SERVICE_CARD_CACHE")
+    os.environ["CALENDAR_SERVICE_CARD_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("CALENDAR_SERVICE_CARD_CACHE", None)
+    else:
+        os.environ["CALENDAR_SERVICE_CARD_CACHE"] = old
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

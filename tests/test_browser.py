@@ -40,16 +40,26 @@ pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(_missing() is not None, reason=str(_missing()))]
 
 
+CARD_DAYS = ("world-water-day", "international-womens-day")
+
+
 @pytest.fixture(scope="module")
-def base() -> Iterator[str]:
-    """The bundled days served by the real app; links point at this very server."""
+def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The bundled days served by the real app; links point at this very server. Two days get
+    their image cards (drawing all of them would only cost time here)."""
+    from dataclasses import replace
+
+    from calendar_service.publishing.cards.site_cards import site_cards
+
     catalog = load_days(ROOT / "days.yaml")
     r = renderer()
+    cards = site_cards(replace(catalog, days=tuple(d for d in catalog.days if d.id in CARD_DAYS)),
+                       TODAY, tmp_path_factory.mktemp("cards"))
 
     def site(url: str) -> Any:
         return build_site(catalog, today=TODAY, now=NOW, state=PublishState(),
                           publication=Publication(url, "calendar-service.conago.example"),
-                          renderer=r)[0]
+                          renderer=r, cards=cards)[0]
 
     state = SiteState(site("http://placeholder.invalid"))
     with serving(create_app(state)) as url:
@@ -231,3 +241,35 @@ def test_english_page_and_language_switch(desktop: Any, base: str) -> None:
     assert desktop.current_url == base + "/en/days/world-water-day/"
     assert desktop.execute_script("return document.documentElement.lang") == "en"
     assert desktop.find_element("tag name", "h1").text == "World Water Day"
+
+
+def test_a_day_page_loads_its_cards_and_has_no_broken_link(desktop: Any, base: str) -> None:
+    import httpx
+
+    desktop.get(base + "/days/world-water-day/")
+    images = desktop.find_elements("css selector", ".cards img")
+    assert len(images) == 3
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    for img in images:
+        desktop.execute_script("arguments[0].scrollIntoView()", img)  # they load lazily
+        loaded = WebDriverWait(desktop, 15).until(lambda d, i=img: d.execute_script(
+            "const i = arguments[0]; return i.complete && i.naturalWidth > 0 && "
+            "[i.naturalWidth, i.naturalHeight].join('x')", i))
+        assert loaded in ("1200x630", "1080x1080", "1080x1920")
+        assert img.get_attribute("alt").startswith("Imagen con el texto «Día Mundial del Agua»")
+    downloads = desktop.find_elements("css selector", ".cards a[download]")
+    assert [a.get_attribute("download") for a in downloads] == [
+        "world-water-day-es-1200x630.png", "world-water-day-es-1080x1080.png",
+        "world-water-day-es-1080x1920.png"]
+    links = desktop.find_elements("css selector", "a[href], link[href]")
+    sources = desktop.find_elements("css selector", "[src]")
+    targets = ({e.get_attribute("href") for e in links}
+               | {e.get_attribute("src") for e in sources})
+    local = sorted(t for t in targets if t and t.startswith(base))
+    assert len(local) > 10
+    with httpx.Client() as client:
+        for url in local:
+            assert client.get(url.split("#")[0]).status_code == 200, url
+    errors = [e for e in desktop.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors

@@ -93,7 +93,9 @@ def test_a_built_wheel_carries_data_templates_and_migrations_and_works_outside_t
                  "calendar_service/_bundled/templates/email/body.txt",
                  "calendar_service/_bundled/templates/email/words/es.j2",
                  "calendar_service/mail/ledger/migrations/env.py",
-                 "calendar_service/mail/ledger/migrations/versions/0001_baseline.py"):
+                 "calendar_service/mail/ledger/migrations/versions/0001_baseline.py",
+                 "calendar_service/publishing/cards/fonts/SourceSans3-VF.ttf",
+                 "calendar_service/publishing/cards/fonts/OFL.txt"):
         assert name in names
     target = tmp_path / "site-packages"
     zipfile.ZipFile(wheel).extractall(target)

@@ -42,11 +42,12 @@ def build(env, ident="quintana-roo", when=SENT_AT):  # type: ignore[no-untyped-d
     return out, email.message_from_bytes(out.data, policy=policy.default), composer
 
 
-def test_mime_structure_is_mixed_alternative_plus_ics(mail_env) -> None:  # noqa: F811
+def test_mime_structure_is_mixed_alternative_plus_ics_plus_cards(mail_env) -> None:  # noqa: F811
     _, msg, _ = build(mail_env)
     assert msg.get_content_type() == "multipart/mixed"
     top = list(msg.iter_parts())
-    assert [p.get_content_type() for p in top] == ["multipart/alternative", "text/calendar"]
+    assert [p.get_content_type() for p in top[:2]] == ["multipart/alternative", "text/calendar"]
+    assert {p.get_content_type() for p in top[2:]} == {"image/png"}
     assert [p.get_content_type() for p in top[0].iter_parts()] == ["text/plain", "text/html"]
     assert top[1].get_filename() == "dias-internacionales.ics"
     assert top[1].get_content_disposition() == "attachment"

@@ -245,11 +245,16 @@ def test_a_build_written_file_by_file_has_the_bytes_and_dates_of_the_site_in_mem
 
     settings = load_settings({"days": str(GOLDEN / "days.yaml"), "data_dir": str(tmp_path / "d")},
                              environ={"CALENDAR_SERVICE_BASE_URL": "https://dias.example.org"})
-    count, feeds = build_into(load_days(GOLDEN / "days.yaml"), settings, tmp_path / "site",
-                              today=TODAY, now=NOW)
-    assert count == len(golden_site.resources)
-    assert feeds == sum(1 for p in golden_site.resources if p.endswith(".ics"))
-    for path, res in golden_site.resources.items():
+    from calendar_service.publishing.cards.site_cards import site_cards
+
+    catalog = load_days(GOLDEN / "days.yaml")
+    count, feeds = build_into(catalog, settings, tmp_path / "site", today=TODAY, now=NOW)
+    in_memory, _ = build_site(catalog, today=TODAY, now=NOW, state=PublishState(),
+                              publication=publication(), renderer=renderer(),
+                              cards=site_cards(catalog, TODAY, settings.card_cache_dir))
+    assert count == len(in_memory.resources) > len(golden_site.resources)  # cards too
+    assert feeds == sum(1 for p in in_memory.resources if p.endswith(".ics"))
+    for path, res in in_memory.resources.items():
         file = tmp_path / "site" / file_name(path)
         assert file.read_bytes() == res.body, path
         assert file.stat().st_mtime == res.last_modified.timestamp(), path
@@ -272,6 +277,54 @@ def test_a_failed_build_leaves_the_previous_site_and_no_half_written_folder(
     with pytest.raises(TemplateError, match="icon.svg"):
         build_into(load_days(GOLDEN / "days.yaml"), settings, tmp_path / "site", today=TODAY,
                    now=NOW)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["site", "templates"]
+    # "d" holds only the cards drawn before the failure (a cache: harmless to keep)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "site", "templates"]
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["cache"]
     assert (tmp_path / "site" / "calendar.ics").read_bytes() == \
         golden_site.resources["/calendar.ics"].body
+
+
+def test_build_writes_every_card_and_days_json_lists_them_with_alt_text(built: Path) -> None:
+    catalog = load_days(ROOT / "days.yaml")
+    doc = json.loads((built / "days.json").read_text(encoding="utf-8"))
+    for day in doc["days"]:
+        assert [c["size"] for c in day["cards"]] == ["1200x630", "1080x1080", "1080x1920"]
+        for card in day["cards"]:
+            assert card["url"].startswith("https://dias.example.org/cards/")
+            assert (built / card["url"].removeprefix("https://dias.example.org/")).is_file()
+            assert day["name"] in card["alt"] or (day["official_name"] or "") in card["alt"]
+    water = next(d for d in doc["days"] if d["id"] == "world-water-day")["cards"][0]
+    assert water["alt"].startswith("Imagen con el texto «Día Mundial del Agua», 22 de marzo.")
+    habitat = next(d for d in doc["days"] if d["id"] == "world-habitat-day")["cards"][0]
+    assert habitat["url"].endswith("/cards/world-habitat-day-2027-es-1200x630.png")
+    en = json.loads((built / "en" / "days.json").read_text(encoding="utf-8"))
+    assert next(d for d in en["days"] if d["id"] == "world-water-day")["cards"][0]["alt"].startswith(
+        "Image reading “World Water Day”, 22 March.")
+    fixed = sum(1 for d in catalog.days if d.month_day)
+    assert len(list((built / "cards").glob("*.png"))) == fixed * 6 + (len(catalog.days) - fixed) * 18
+
+
+def test_a_day_page_shows_its_cards_with_download_buttons_and_meta_tags(built: Path) -> None:
+    html = (built / "days" / "world-water-day" / "index.html").read_text(encoding="utf-8")
+    assert 'src="../../cards/world-water-day-es-1080x1080.png"' in html
+    assert 'download="world-water-day-es-1080x1920.png"' in html
+    assert 'alt="Imagen con el texto «Día Mundial del Agua», 22 de marzo.' in html
+    assert ('<meta property="og:image" content="https://dias.example.org/cards/'
+            'world-water-day-es-1200x630.png">') in html
+    assert ('<meta name="twitter:image" content="https://dias.example.org/cards/'
+            'world-water-day-es-1200x630.png">') in html
+    assert '<meta name="twitter:card" content="summary_large_image">' in html
+
+
+def test_no_link_preview_tags_when_base_url_is_a_loopback_address(tmp_path: Path) -> None:
+    days = tmp_path / "days.yaml"
+    days.write_text((GOLDEN / "days.yaml").read_text())
+    env_url = {"CALENDAR_SERVICE_BASE_URL": "http://localhost:8000"}
+    result = subprocess.run([sys.executable, "-m", "calendar_service", "build", str(tmp_path / "site"),
+                             "--days", str(days), "--today", "2027-03-01"], capture_output=True,
+                            text=True, timeout=300,
+                            env={**os.environ, "CALENDAR_SERVICE_DATA_DIR": str(tmp_path / "d"),
+                                 **env_url})
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "site" / "days" / "world-water-day" / "index.html").read_text()
+    assert "og:image" not in html and "cards/world-water-day-es-1200x630.png" in html

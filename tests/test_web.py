@@ -261,3 +261,23 @@ def test_serve_with_bad_data_exits_2_without_a_traceback(tmp_path: Path) -> None
                             text=True, timeout=60)
     assert result.returncode == 2
     assert "days[0]" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cards_are_served_as_png_with_validators_and_a_cache_policy(tmp_path: Path) -> None:
+    from calendar_service.publishing.cards.site_cards import site_cards
+
+    catalog = load_days(GOLDEN / "days.yaml")
+    site, _ = build_site(catalog, today=TODAY, now=NOW, state=PublishState(),
+                         publication=publication(), renderer=renderer(),
+                         cards=site_cards(catalog, TODAY, tmp_path))
+    with serving(create_app(SiteState(site))) as url, httpx.Client(base_url=url) as client:
+        r = client.get("/cards/world-water-day-es-1200x630.png", headers={"accept-encoding": "gzip"})
+        assert r.status_code == 200 and r.content.startswith(b"\x89PNG")
+        assert r.headers["content-type"] == "image/png"
+        assert r.headers["cache-control"] == "public, max-age=3600"
+        assert "content-encoding" not in r.headers  # a PNG is compressed already
+        again = client.get("/cards/world-water-day-es-1200x630.png",
+                           headers={"if-none-match": r.headers["etag"]})
+        assert again.status_code == 304
+        assert client.get("/cards/world-habitat-day-2027-en-1080x1920.png").status_code == 200
+        assert client.get("/cards/human-rights-day-en-1200x630.png").status_code == 404

@@ -39,6 +39,7 @@ class Settings:
     data_dir: Path
     templates: Path
     database_url: str = field(repr=False)  # may carry a password: print .redacted(name)
+    card_cache: Path | None = None  # None: DATA_DIR/cache/cards
     smtp_url: str | None = field(default=None, repr=False)
     smtp_from: str = "Días internacionales <dias-internacionales@example.org>"
     smtp_ca_file: Path | None = None
@@ -74,6 +75,10 @@ class Settings:
     @property
     def site_dir(self) -> Path:
         return self.data_dir / "site"
+
+    @property
+    def card_cache_dir(self) -> Path:
+        return self.card_cache or self.data_dir / "cache" / "cards"
 
     def redacted(self, name: str) -> str:
         """A setting's value safe to print: passwords in URLs and the secret are masked."""
@@ -145,8 +150,8 @@ def load_settings(options: Mapping[str, Any] | None = None,
             if raw > _MAXIMUM.get(f.name, float("inf")):
                 raise ConfigError(f"{ENV_PREFIX}{f.name.upper()}: {raw:g} is too large; use at "
                                   f"most {_MAXIMUM[f.name]}")
-        elif f.name == "smtp_ca_file":
-            raw = Path(raw)
+        elif f.name in ("smtp_ca_file", "card_cache"):
+            raw = Path(raw).expanduser()
         values[f.name] = raw
     settings = Settings(**values)
     _validate(settings)

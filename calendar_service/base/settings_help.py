@@ -28,6 +28,10 @@ HELP: dict[str, SettingHelp] = {
         "`$XDG_DATA_HOME/calendar-service` or `~/.local/share/calendar-service`", "--data-dir DIR"),
     "templates": SettingHelp(
         "The folder of templates: every word of feeds, pages and e-mails.", "bundled `templates/`"),
+    "card_cache": SettingHelp(
+        "Where drawn image cards are kept, by the hash of what they show: a build draws only the "
+        "cards that changed. Safe to delete or to share between data folders.",
+        "`DATA_DIR/cache/cards`"),
     "database_url": SettingHelp(
         "The ledger. `postgresql://user@host/db` (psycopg 3) to share it between hosts. A password "
         "in it is never printed.", "`sqlite:///DATA_DIR/ledger.sqlite3`"),

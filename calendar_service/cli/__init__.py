@@ -141,6 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="target folder (default: DATA_DIR/site)")
     p.set_defaults(handler="calendar_service.publishing.site:cmd_build")
 
+    p = sub.add_parser("cards", parents=[common], help="draw the image cards; a contact sheet",
+                       description="Draw every image card of the site (each day, language and "
+                                   "size; days defined by a rule, per year) into the cache in "
+                                   "DATA_DIR/cache/cards, reusing the cards already drawn, and "
+                                   "with --sheet write all of them on one PNG for review.")
+    _clock(p)
+    p.add_argument("--sheet", metavar="FILE", help="write a contact sheet of every card (PNG)")
+    p.set_defaults(handler="calendar_service.publishing.cards.sheet:cmd_cards")
+
     p = sub.add_parser("serve", parents=[common], help="serve the site and feeds over HTTP",
                        description="Serve the same paths as 'build' from memory (Starlette + "
                                    "uvicorn), plus /healthz, and send the reminders due: a sweep "

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from calendar_service.base.errors import DataError, Problem
 from calendar_service.base.settings import Settings
-from calendar_service.data.model import Catalog
+from calendar_service.data.model import Catalog, Office
 
 
 def check(args: argparse.Namespace, settings: Settings) -> int:
@@ -22,6 +23,7 @@ def check(args: argparse.Namespace, settings: Settings) -> int:
     except DataError as exc:
         problems.extend(exc.problems)
     problems.extend(_site_template_problems(catalog, settings))
+    problems.extend(_card_problems(catalog, offices, settings))
     if problems:
         raise DataError(problems)
     annex = sum(1 for d in catalog.days if d.annex)
@@ -29,13 +31,23 @@ def check(args: argparse.Namespace, settings: Settings) -> int:
           f"{len(catalog.themes)} themes: OK")
     print(f"{settings.offices}: {len(offices)} offices: OK")
     print(f"{settings.templates}: e-mails, feeds and pages render for every day: OK")
+    print("cards: every name, line, hashtag and signature fits at a readable size: OK")
     return 0
+
+
+def _card_problems(catalog: Catalog, offices: Sequence[Office], settings: Settings
+                   ) -> list[Problem]:
+    from calendar_service.publishing.cards.checks import card_problems
+
+    return card_problems(catalog, offices, days_file=str(settings.days),
+                         offices_file=str(settings.offices), today=datetime.now(UTC).date())
 
 
 def _site_template_problems(catalog: Catalog, settings: Settings) -> list[Problem]:
     """Render every page and serialize every distinct feed event once, keeping nothing, so a
     broken page or feed template is caught by check, not by the next cron run or a reload."""
     from calendar_service.base.errors import TemplateError
+    from calendar_service.publishing.cards.site_cards import planned_cards
     from calendar_service.publishing.feed import Publication
     from calendar_service.publishing.render import Renderer
     from calendar_service.publishing.site import Discard, generate
@@ -45,7 +57,7 @@ def _site_template_problems(catalog: Catalog, settings: Settings) -> list[Proble
     try:
         generate(catalog, Discard(), today=now.date(), now=now, state=PublishState(),
                  publication=Publication.from_settings(settings),
-                 renderer=Renderer(settings.templates))
+                 renderer=Renderer(settings.templates), cards=planned_cards(catalog, now.date()))
     except TemplateError as exc:
         return [Problem(str(settings.templates), None, "", str(exc))]
     return []

@@ -22,6 +22,7 @@ from calendar_service.data.rules import (
     check_rule,
 )
 from calendar_service.data.yamlio import (
+    COLOR_RE,
     CONTENT_KEYS,
     DAY_KEYS,
     DAYS_TOP_KEYS,
@@ -47,6 +48,29 @@ from calendar_service.data.yamlio import (
 )
 
 
+def _field_lines(node: dict[str, Any]) -> dict[str, int]:
+    """Lines of the fields that ``check`` may report about a day's cards."""
+    out: dict[str, int] = {}
+
+    def put(key: str, line: int | None) -> None:
+        if line is not None:
+            out[key] = line
+
+    for key in ("name", "official_name"):
+        if isinstance(node.get(key), dict):
+            for lang in node[key]:
+                put(f"{key}.{lang}", _line_of(node[key], lang))
+    content = node.get("content")
+    if isinstance(content, dict):
+        for lang, c in content.items():
+            if isinstance(c, dict):
+                put(f"content.{lang}.card_line", _line_of(c, "card_line") if "card_line" in c
+                    else None)
+                if isinstance(c.get("hashtags"), list) and c["hashtags"]:
+                    put(f"content.{lang}.hashtags[0]", _line_of(c["hashtags"], 0))
+    return out
+
+
 def _content(report: _Report, parent: dict[str, Any], field: str) -> dict[str, Content]:
     node = parent.get("content")
     if not _expect(report, _line_of(parent, "content"), field, node, dict, "a mapping of languages"):
@@ -63,7 +87,7 @@ def _content(report: _Report, parent: dict[str, Any], field: str) -> dict[str, C
             continue
         _check_keys(report, c, CONTENT_KEYS, lfield)
         texts: dict[str, str] = {}
-        for key in ("summary", "why", "press_line"):
+        for key in ("summary", "why", "press_line", "card_line"):
             if key in c:
                 if isinstance(c[key], str) and c[key].strip():
                     texts[key] = " ".join(c[key].split())
@@ -91,6 +115,7 @@ def _content(report: _Report, parent: dict[str, Any], field: str) -> dict[str, C
             summary=texts["summary"], why=texts.get("why", ""),
             key_messages=tuple(lists.get("key_messages", ())), posts=tuple(lists.get("posts", ())),
             press_line=texts.get("press_line", ""), hashtags=tuple(lists.get("hashtags", ())),
+            card_line=texts.get("card_line", ""),
         )
     return out
 
@@ -262,7 +287,7 @@ def _parse_day(report: _Report, node: Any, i: int, line: int | None, themes: dic
                official_name=official, proclaimed_by=body,
                resolution=resolution.strip() if resolution else None, since=since, note=note,
                themes=tuple(day_themes), sdgs=tuple(sdgs), url=url, content=content, years=years,
-               order=i, line=line)
+               order=i, line=line, field_lines=_field_lines(node))
 
 
 def _first_year(node: dict[str, Any]) -> int:
@@ -296,6 +321,18 @@ def _check_complete(report: _Report, node: dict[str, Any], parsed: dict[str, Con
             report.add(lline, f"{field}.{lang}.hashtags", "missing: give at least one hashtag")
 
 
+def _color(report: _Report, spec: dict[str, Any], field: str) -> str | None:
+    """A theme's optional card colour, "#RRGGBB"."""
+    if "color" not in spec:
+        return None
+    raw = spec["color"]
+    if isinstance(raw, str) and COLOR_RE.match(raw):
+        return raw.upper()
+    report.add(_line_of(spec, "color"), f"{field}.color",
+               f"{raw!r} is not a colour; write it as \"#RRGGBB\", e.g. \"#1F6F8B\"")
+    return None
+
+
 def load_days(path: Path | str, *, complete: bool = False) -> Catalog:
     """Load days.yaml; raise DataError listing every problem.
 
@@ -315,7 +352,8 @@ def load_days(path: Path | str, *, complete: bool = False) -> Catalog:
         report.raise_if_any()
     _check_keys(report, root, DAYS_TOP_KEYS, "")
     _check_version(report, root, DAYS_VERSIONS)
-    themes = {k: Theme(k, label) for k, (label, _) in _labels(report, root, "themes").items()}
+    themes = {k: Theme(k, label, _color(report, spec, f"themes.{k}"))
+              for k, (label, spec) in _labels(report, root, "themes", ("color",)).items()}
     bodies: dict[str, Body] = {}
     if "bodies" in root:
         for k, (label, spec) in _labels(report, root, "bodies", ("un",)).items():

@@ -31,6 +31,7 @@ class Text:
 class Theme:
     id: str
     label: Text
+    color: str | None = None  # "#RRGGBB" for the day's cards when it has no SDG
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Content:
     posts: tuple[str, ...] = ()
     press_line: str = ""
     hashtags: tuple[str, ...] = ()
+    card_line: str = ""  # the short line of the day's image cards (else the first key message)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Day:
     years: Mapping[int, YearOverride] = field(default_factory=dict)
     order: int = 0
     line: int | None = None
+    field_lines: Mapping[str, int] = field(default_factory=dict)  # e.g. "content.es.card_line"
 
     def content_for(self, lang: str) -> Content | None:
         return self.content.get(lang) or self.content.get(DEFAULT_LANGUAGE)
@@ -113,7 +116,7 @@ def _plain(value: object) -> object:
 
 
 def _digest(day: Day) -> str:
-    data = {k: _plain(v) for k, v in day.__dict__.items() if k not in ("order", "line")}
+    data = {k: _plain(v) for k, v in day.__dict__.items() if k not in ("order", "line", "field_lines")}
     raw = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
@@ -146,6 +149,8 @@ class Office:
     themes: frozenset[str] = frozenset()
     lead_days: tuple[int, ...] = (14, 3)
     send_time: time = time(9, 0)
+    signature: str = ""  # drawn on the image cards attached to this office's reminders
+    cards: bool = True  # attach image cards to the reminders
     line: int | None = None
 
     def wants(self, day: Day) -> bool:

@@ -175,12 +175,28 @@ def _parse_office(report: _Report, node: Any, i: int, line: int | None, seen: di
             ok = False
         else:
             send_time = time(int(m.group(1)), int(m.group(2)))
+    signature = ""
+    if "signature" in node:
+        raw = node["signature"]
+        sline = _line_of(node, "signature")
+        if not isinstance(raw, str) or not raw.strip():
+            report.add(sline, f"{field}.signature", "expected one short line of text, or leave it out")
+            ok = False
+        elif _header_safe(report, sline, f"{field}.signature", raw):
+            signature = " ".join(raw.split())
+        else:
+            ok = False
+    cards = node.get("cards", True)
+    if not isinstance(cards, bool):
+        report.add(_line_of(node, "cards"), f"{field}.cards",
+                   f"expected true or false (false: no image cards attached), got {cards!r}")
+        ok = False
     if not ok:
         return None
     return Office(id=office_id, name=texts["name"], state=texts.get("state", ""),
                   emails=tuple(emails), timezone=tz, language=language,
                   themes=frozenset(themes), lead_days=tuple(sorted(lead_days, reverse=True)),
-                  send_time=send_time, line=line)
+                  send_time=send_time, signature=signature, cards=cards, line=line)
 
 
 def load_offices(path: Path | str, catalog: Catalog | None = None) -> tuple[Office, ...]:

@@ -26,6 +26,7 @@ SEND_TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})$")
 # Upper case only: "todo" is an everyday Spanish word ("en todo México").
 PLACEHOLDER_RE = re.compile(r"\b(TODO|TBD|FIXME|XXX)\b|(?i:lorem ipsum|placeholder)|\{\{|\}\}")
 POST_LIMIT = 280
+COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
 MAX_LEAD_DAYS = 90
 MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
                "September", "October", "November", "December")
@@ -34,11 +35,11 @@ DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 DAYS_TOP_KEYS = ("version", "themes", "bodies", "days")
 DAY_KEYS = ("id", "date", "rule", "annex", "name", "official_name", "proclaimed_by", "resolution",
             "since", "note", "themes", "sdgs", "url", "content", "years")
-CONTENT_KEYS = ("summary", "why", "key_messages", "posts", "press_line", "hashtags")
+CONTENT_KEYS = ("summary", "why", "key_messages", "posts", "press_line", "hashtags", "card_line")
 YEAR_KEYS = ("theme", "key_messages", "url")
 OFFICES_TOP_KEYS = ("version", "offices")
 OFFICE_KEYS = ("id", "name", "state", "emails", "timezone", "language", "themes", "lead_days",
-               "send_time")
+               "send_time", "signature", "cards")
 DAYS_VERSIONS = (1,)  # the layouts of days.yaml this release reads
 OFFICES_VERSIONS = (1,)
 FULL_CONTENT_COUNTS = {"key_messages": 3, "posts": 3}

@@ -33,6 +33,11 @@ TEMPLATE_DIR = "email"
 WORDS_DIR = "words"  # inside TEMPLATE_DIR: one vocabulary per language, WORDS_DIR/LANG.j2
 POST_LIMIT = 280
 Key = tuple[str, str, str, int]
+# Image cards attached to one message, the whole message counted (base64 and headers included);
+# past it the remaining cards are only linked (every body links all of them on the site).
+ATTACH_LIMIT = 1_000_000
+HEADROOM = 4096  # the per-office headers, added after the body is built
+BODY_CACHE_BYTES = 48_000_000  # bodies with attachments are large: bound the cache by size too
 
 
 class HeaderInjectionError(DataError):
@@ -202,12 +207,17 @@ class Composer:
         self.sender_header = header_safe(settings.smtp_from, "smtp_from")
         self.envelope_from = parseaddr(settings.smtp_from)[1] or settings.smtp_from
         self.bodies_built = 0
+        self.cards_attached = 0
+        self.renders = 0  # text and HTML renderings: once per content, whatever the offices
         self._one_click_enabled = unsubscribe.enabled(settings.unsubscribe_url, settings.base_url,
                                                       settings.secret)
         self._inliner: Any = None
         self._folded: dict[tuple[str, str], bytes] = {}
         self._one_click: dict[str, str] = {}
         self._words: dict[str, Vocabulary] = {}
+        self._rendered: OrderedDict[tuple[Any, ...], tuple[Rendered, bytes]] = OrderedDict()
+        self._cache_bytes = 0
+        self._cards: Any = None  # the card maker, on first use (it imports Pillow)
 
     # -- rendering -------------------------------------------------------------------------
 
@@ -221,12 +231,22 @@ class Composer:
             vocabulary = self._words[lang] = Vocabulary(name, names)
         return vocabulary
 
+    def cards(self) -> Any:
+        if self._cards is None:
+            from calendar_service.mail.cards import MailCards
+
+            self._cards = MailCards(self.settings)
+        return self._cards
+
     def context(self, items: Sequence[DueReminder], lang: str) -> dict[str, Any]:
         base = self.settings.base_url.rstrip("/")
+        contexts = [item_context(i, lang) for i in items]
+        for ctx, due in zip(contexts, items, strict=True):
+            ctx["cards"] = self.cards().links(due.occurrence, lang)
         return {
             "lang": lang,
             "w": self.words(lang),
-            "items": [item_context(i, lang) for i in items],
+            "items": contexts,
             "catch_up": any(i.catch_up for i in items),
             "same_date": len({i.occurrence.date for i in items}) == 1,
             "calendar_url": base + paths.feed(lang),
@@ -252,36 +272,82 @@ class Composer:
 
     # -- MIME --------------------------------------------------------------------------------
 
-    def body(self, items: Sequence[DueReminder], lang: str, stamp: datetime) -> Body:
-        key = (lang, stamp, tuple((i.occurrence.day.id, i.occurrence.date, i.lead, i.days_ahead)
-                                  for i in items))
+    def body(self, items: Sequence[DueReminder], lang: str, stamp: datetime,
+             office: Office | None = None) -> Body:
+        """The shared body for these reminders. Offices differ only in their image cards (none,
+        or signed): the text and HTML are rendered once for all of them."""
+        content = (lang, stamp, tuple((i.occurrence.day.id, i.occurrence.date, i.lead,
+                                       i.days_ahead) for i in items))
+        attach = office is None or office.cards
+        key = (*content, attach, office.signature if office is not None and attach else "")
         cached = self._bodies.get(key)
         if cached is not None:
             self._bodies.move_to_end(key)
             return cached
-        body = self._build_body(items, lang, stamp, key)
+        body = self._build_body(items, lang, stamp, content, key)
         self._bodies[key] = body
-        if len(self._bodies) > self._cache_size:
-            self._bodies.popitem(last=False)
+        self._cache_bytes += len(body.payload)
+        while self._bodies and (len(self._bodies) > self._cache_size
+                                or self._cache_bytes > BODY_CACHE_BYTES):
+            self._cache_bytes -= len(self._bodies.popitem(last=False)[1].payload)
         return body
 
+    def _shared(self, items: Sequence[DueReminder], lang: str, stamp: datetime,
+                content: tuple[Any, ...]) -> tuple[Rendered, bytes]:
+        """Text, HTML and the .ics: the same for every office getting these reminders."""
+        hit = self._rendered.get(content)
+        if hit is None:
+            hit = (self.render(items, lang), ics_bytes(items, lang, self.settings.uid_domain, stamp))
+            self.renders += 1
+            self._rendered[content] = hit
+            if len(self._rendered) > self._cache_size:
+                self._rendered.popitem(last=False)
+        else:
+            self._rendered.move_to_end(content)
+        return hit
+
     def _build_body(self, items: Sequence[DueReminder], lang: str, stamp: datetime,
-                    key: tuple[Any, ...]) -> Body:
+                    content: tuple[Any, ...], key: tuple[Any, ...]) -> Body:
         from email.message import EmailMessage
 
-        rendered = self.render(items, lang)
-        msg = EmailMessage(policy=self._policy)
-        msg.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
-        msg.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
-        ics = ics_bytes(items, lang, self.settings.uid_domain, stamp)
-        msg.add_attachment(ics, maintype="text", subtype="calendar",
-                           filename=str(self.words(lang).attachment),
-                           params={"method": "PUBLISH"}, cte="base64")
-        # Deterministic boundaries: the same content serialises to the same bytes.
+        rendered, ics = self._shared(items, lang, stamp, content)
+        attach, signature = key[-2], key[-1]
         token = hashlib.sha256(repr(key).encode()).hexdigest()[:24]
-        for n, part in enumerate(p for p in msg.walk() if p.is_multipart()):
-            part.set_boundary(f"=_{token}_{n}")
-        raw = msg.as_bytes(policy=self._policy)
+
+        def build(cards: Sequence[Any]) -> bytes:
+            msg = EmailMessage(policy=self._policy)
+            msg.set_content(rendered.text, subtype="plain", charset="utf-8",
+                            cte="quoted-printable")
+            msg.add_alternative(rendered.html, subtype="html", charset="utf-8",
+                                cte="quoted-printable")
+            msg.add_attachment(ics, maintype="text", subtype="calendar",
+                               filename=str(self.words(lang).attachment),
+                               params={"method": "PUBLISH"}, cte="base64")
+            for card in cards:
+                msg.add_attachment(card.png, maintype="image", subtype="png",
+                                   filename=card.filename, cte="base64")
+                msg.get_payload()[-1]["Content-Description"] = card.alt
+            # Deterministic boundaries: the same content serialises to the same bytes.
+            for n, part in enumerate(p for p in msg.walk() if p.is_multipart()):
+                part.set_boundary(f"=_{token}_{n}")
+            return msg.as_bytes(policy=self._policy)
+
+        raw = build(())
+        if attach:
+            cards = self.cards().attachments(items, lang, signature)
+            budget = ATTACH_LIMIT - HEADROOM - len(raw)
+            chosen = []
+            for card in cards:  # in order of preference; stop at the first that does not fit
+                if card.encoded_size > budget:
+                    break
+                chosen.append(card)
+                budget -= card.encoded_size
+            while chosen:
+                raw = build(chosen)
+                if len(raw) + HEADROOM <= ATTACH_LIMIT:
+                    break
+                chosen.pop()  # the estimate was short (long alt texts): one card fewer
+            self.cards_attached += len(chosen)
         head, _, payload = raw.partition(b"\r\n\r\n")
         self.bodies_built += 1
         return Body(rendered.subject, head + b"\r\n", payload)
@@ -359,7 +425,7 @@ class Composer:
     def message(self, batch: Batch, stamp: datetime) -> Outgoing:
         """The bytes for one office: shared body, per-office headers."""
         stamp = stamp.astimezone(batch.local_now.tzinfo)
-        body = self.body(batch.items, batch.office.language, stamp)
+        body = self.body(batch.items, batch.office.language, stamp, batch.office)
         mid = message_id(batch.keys, self.settings.uid_domain)
         data = self.headers(batch, body, mid, stamp) + body.head + b"\r\n" + body.payload
         return Outgoing(keys=batch.keys, office_id=batch.office.id, message_id=mid,

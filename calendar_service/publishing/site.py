@@ -28,6 +28,7 @@ from calendar_service.base.errors import ConfigError, TemplateError
 from calendar_service.base.settings import Settings
 from calendar_service.data.model import LANGUAGES, Catalog, Day
 from calendar_service.occurrences import day_dates, next_occurrence, occurrences
+from calendar_service.publishing.cards.site_cards import SiteCards, card_view
 from calendar_service.publishing.feed import (
     Feeds,
     FeedSpec,
@@ -49,12 +50,15 @@ TYPES = {
     ".css": "text/css; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
     ".svg": "image/svg+xml",
+    ".png": "image/png",
 }
 # Feeds: clients poll every few hours anyway; an hour of caching spares the server. Pages and the
 # JSON list change at most daily; assets change only with a release.
 CACHE = {".ics": "public, max-age=3600", ".html": "public, max-age=600",
          ".json": "public, max-age=600", ".css": "public, max-age=86400",
-         ".js": "public, max-age=86400", ".svg": "public, max-age=86400"}
+         ".js": "public, max-age=86400", ".svg": "public, max-age=86400",
+         ".png": "public, max-age=3600"}  # cards keep their URL when their text changes
+INCOMPRESSIBLE = frozenset({".png"})
 STATIC_ASSETS = ("style.css", "copy.js", "icon.svg")
 NOT_FOUND = "/404.html"
 
@@ -95,7 +99,8 @@ def _suffix(path: str) -> str:
 def make_resource(path: str, body: bytes, last_modified: datetime) -> Resource:
     suffix = _suffix(path)
     digest = hashlib.sha256(body).hexdigest()[:32]
-    gz = gzip.compress(body, compresslevel=9, mtime=0) if len(body) > 256 else None
+    gz = (gzip.compress(body, compresslevel=9, mtime=0)
+          if len(body) > 256 and suffix not in INCOMPRESSIBLE else None)
     return Resource(path=path, body=body, content_type=TYPES[suffix], cache_control=CACHE[suffix],
                     etag=f'"{digest}"', last_modified=last_modified,
                     gzipped=gz if gz is not None and len(gz) < len(body) else None)
@@ -114,7 +119,23 @@ def subscribe_links(publication: Publication, feed_path: str, name: str) -> dict
     }
 
 
-def _day_view(day: Day, lang: str, when: date | None, publication: Publication) -> dict[str, Any]:
+def is_public(base_url: str) -> bool:
+    """Whether BASE_URL names a real host: link previews (Open Graph) need absolute URLs that
+    others can fetch, which a loopback address is not."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(base_url).hostname or "").lower()
+    if host in ("", "localhost") or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
+
+
+def _day_view(day: Day, lang: str, when: date | None, publication: Publication,
+              cards: SiteCards | None = None, words: Any = None) -> dict[str, Any]:
     """What a page or the JSON list shows of one day: only what the data has."""
     override = day.override_for(when.year) if when else None
     content = day.content_for(lang)
@@ -133,6 +154,9 @@ def _day_view(day: Day, lang: str, when: date | None, publication: Publication) 
         "link": (override.url if override and override.url else None) or day.url,
         "page": paths.day_page(lang, day.id),
         "page_url": publication.url(paths.day_page(lang, day.id)),
+        "cards": [card_view(c, words, publication.url(c.path))
+                  for c in (cards.for_day(day, lang, when) if cards else ())
+                  if c.path in cards.images],  # type: ignore[union-attr]
     }
 
 
@@ -153,6 +177,8 @@ def _json_day(view: dict[str, Any], lang: str, start: date, end: date) -> dict[s
         "url": view["link"], "page": view["page_url"],
         "summary": content.summary if content else None,
         "year_theme": override.theme.get(lang) if override and override.theme else None,
+        "cards": [{k: c[k] for k in ("size", "url", "width", "height", "alt")}
+                  for c in view["cards"]],
     }
     return out
 
@@ -260,10 +286,13 @@ def _digest(body: bytes) -> str:
 
 
 def generate(catalog: Catalog, out: Output, *, today: date, now: datetime, state: PublishState,
-             publication: Publication, renderer: Renderer,
+             publication: Publication, renderer: Renderer, cards: SiteCards | None = None,
              ) -> tuple[PublishState, dict[str, list[dict[str, Any]]]]:
     """Write every file of the site to ``out``; return the state that dates them and the JSON
-    lists of days. Each distinct feed event is serialized once; each page rendered once."""
+    lists of days. Each distinct feed event is serialized once; each page rendered once.
+
+    ``cards`` (drawn by the caller, see ``prepare_site``) adds the image cards: their files,
+    the pages' galleries and meta tags, and days.json's lists."""
     state = revise_days(state, catalog, publication, renderer, now)
     try:
         Feeds(catalog, today=today, revisions=state.days, publication=publication,
@@ -273,13 +302,16 @@ def generate(catalog: Catalog, out: Output, *, today: date, now: datetime, state
     start, end = window(today)
     json_days: dict[str, list[dict[str, Any]]] = {}
     for lang in LANGUAGES:
-        days_list = _pages(catalog, lang, today, publication, renderer, start, end, out)
+        days_list = _pages(catalog, lang, today, publication, renderer, start, end, out, cards)
         json_days[lang] = days_list
         doc = {"language": lang, "today": today.isoformat(),
                "window": {"start": start.isoformat(), "end": end.isoformat()},
                "feed": publication.url(paths.feed(lang)), "days": days_list}
         out.put(paths.days_json(lang), (json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
                                          ).encode())
+    if cards is not None:
+        for path, body in cards.images.items():
+            out.put(path, body)
     for name in STATIC_ASSETS:
         try:
             body = (renderer.templates / "site" / "static" / name).read_bytes()
@@ -291,12 +323,13 @@ def generate(catalog: Catalog, out: Output, *, today: date, now: datetime, state
 
 
 def build_site(catalog: Catalog, *, today: date, now: datetime, state: PublishState,
-               publication: Publication, renderer: Renderer) -> tuple[Site, PublishState]:
+               publication: Publication, renderer: Renderer, cards: SiteCards | None = None
+               ) -> tuple[Site, PublishState]:
     """Every file of the site in memory, and the state that dates them. Pure but for reading
     templates."""
     out = InMemory()
     state, json_days = generate(catalog, out, today=today, now=now, state=state,
-                                publication=publication, renderer=renderer)
+                                publication=publication, renderer=renderer, cards=cards)
     resources = {path: make_resource(path, body, state.files[path].last_modified)
                  for path, body in sorted(out.bodies.items())}
     return Site(resources=resources, today=today, built_at=utc_seconds(now), days=json_days,
@@ -309,7 +342,8 @@ def _month_start(d: date, months_ahead: int = 0) -> date:
 
 
 def _pages(catalog: Catalog, lang: str, today: date, publication: Publication,
-           renderer: Renderer, start: date, end: date, out: Output) -> list[dict[str, Any]]:
+           renderer: Renderer, start: date, end: date, out: Output,
+           cards: SiteCards | None = None) -> list[dict[str, Any]]:
     w = renderer.words(lang)
 
     def page(path: str, template: str, **context: Any) -> None:
@@ -329,6 +363,7 @@ def _pages(catalog: Catalog, lang: str, today: date, publication: Publication,
         return {"label": label, "name": name, "path": spec.path,
                 **subscribe_links(publication, spec.path, name)}
 
+    public = is_public(publication.base_url)
     main_feed = feeds(FeedSpec(lang), "")
     alarm_feed = feeds(FeedSpec(lang, alarms=True), "")
     theme_feeds = [feeds(FeedSpec(lang, t), catalog.themes[t].label.get(lang))
@@ -345,9 +380,9 @@ def _pages(catalog: Catalog, lang: str, today: date, publication: Publication,
 
     views = []
     for day in catalog.days:
-        view = _day_view(day, lang, next_occurrence(day, today), publication)
+        view = _day_view(day, lang, next_occurrence(day, today), publication, cards, w)
         views.append(view)
-        page(view["page"], "site/day.html", v=view, feed=main_feed,
+        page(view["page"], "site/day.html", v=view, feed=main_feed, public=public,
              theme_feeds=[f for f in theme_feeds if f["path"] in
                           {paths.feed(lang, t.id) for t in day.themes}])
     if lang == "es":
@@ -359,13 +394,27 @@ def _pages(catalog: Catalog, lang: str, today: date, publication: Publication,
 def prepare_site(catalog: Catalog, settings: Settings, *, today: date, now: datetime,
                  renderer: Renderer | None = None) -> Site:
     """Build the site and remember its revisions in the data directory (the edge of the flow)."""
+    from calendar_service.publishing.cards.site_cards import site_cards
     from calendar_service.publishing.state import load_state, save_state
 
     renderer = renderer or Renderer(settings.templates)
+    cards = site_cards(catalog, today, settings.card_cache_dir)
     site, state = build_site(catalog, today=today, now=now, state=load_state(settings.data_dir),
-                             publication=Publication.from_settings(settings), renderer=renderer)
+                             publication=Publication.from_settings(settings), renderer=renderer,
+                             cards=cards)
     save_state(settings.data_dir, state)
     return site
+
+
+def check_target(target: Path) -> Path:
+    """The folder a build may replace (checked before building: drawing cards takes a while)."""
+    target = Path(target).absolute()
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"{target}: exists and is not a folder")
+    if target.is_dir() and any(target.iterdir()) and not (target / MARKER).exists():
+        raise ConfigError(f"{target}: folder is not empty and was not written by "
+                          "'calendar-service build'; choose an empty or new folder")
+    return target
 
 
 def write_site(site: Site, target: Path) -> int:
@@ -393,9 +442,13 @@ def build_into(catalog: Catalog, settings: Settings, target: Path, *, today: dat
     previous = load_state(settings.data_dir)
 
     def fill(fresh: Path) -> tuple[int, int]:
+        from calendar_service.publishing.cards.site_cards import site_cards
+
         out = ToFolder(fresh)
+        cards = site_cards(catalog, today, settings.card_cache_dir)
         state, _ = generate(catalog, out, today=today, now=now, state=previous,
-                            publication=Publication.from_settings(settings), renderer=renderer)
+                            publication=Publication.from_settings(settings), renderer=renderer,
+                            cards=cards)
         written = out.digests()
         for path in written:  # web servers derive Last-Modified/ETag from it
             _stamp(fresh / paths.file_name(path), state.files[path].last_modified)
@@ -418,12 +471,7 @@ def replace_folder(target: Path, fill: Callable[[Path], tuple[int, int]]) -> tup
     Refuses to replace a folder that is not empty and was not written by this command, so a
     mistyped path never deletes someone's files. A build that fails leaves the old site.
     """
-    target = Path(target).absolute()
-    if target.exists() and not target.is_dir():
-        raise ConfigError(f"{target}: exists and is not a folder")
-    if target.is_dir() and any(target.iterdir()) and not (target / MARKER).exists():
-        raise ConfigError(f"{target}: folder is not empty and was not written by "
-                          "'calendar-service build'; choose an empty or new folder")
+    target = check_target(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fresh = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
