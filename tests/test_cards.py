@@ -307,3 +307,26 @@ def test_cards_sheet_writes_one_contact_sheet_of_every_card(tmp_path: Path) -> N
             in result.stdout)  # water: 2 languages x 3 sizes; habitat: Spanish, 3 years x 3
     with Image.open(sheet) as image:
         assert image.height > 4 * 200  # one row per day and year
+
+
+def test_site_cards_come_from_the_cache_one_file_at_a_time(tmp_path: Path) -> None:
+    from calendar_service.publishing.cards.site_cards import site_cards
+
+    catalog = minimal(tmp_path)
+    cold, warm = RenderStats(), RenderStats()
+    first = site_cards(catalog, TODAY, tmp_path / "cache", stats=cold)
+    second = site_cards(catalog, TODAY, tmp_path / "cache", stats=warm)
+    assert (cold.drawn, warm.drawn, warm.cached) == (15, 0, 15)
+    path = "/cards/world-water-day-es-1200x630.png"
+    assert first.images[path] == second.images[path] == png(
+        settle(card_spec(catalog.day("world-water-day"), "es", "1200x630")))
+    assert len(list((tmp_path / "cache").rglob("*.png"))) == 15
+
+
+def test_a_cache_that_cannot_be_written_still_gives_every_card(tmp_path: Path) -> None:
+    from calendar_service.publishing.cards.site_cards import site_cards
+
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache folder should be")
+    cards = site_cards(minimal(tmp_path), TODAY, blocked)
+    assert cards.images["/cards/world-water-day-en-1080x1920.png"].startswith(b"\x89PNG")

@@ -37,11 +37,13 @@ def _group(specs: list[CardSpec]) -> dict[Key, tuple[CardSpec, ...]]:
 def site_cards(catalog: Catalog, today: date, cache: Path | None, *,
                workers: int | None = None, stats: Any = None) -> SiteCards:
     """Every card of the site, drawn (or read from the cache)."""
-    from calendar_service.publishing.cards.cache import render_cards
+    from calendar_service.publishing.cards.cache import cache_cards, render_cards
     from calendar_service.publishing.cards.layout import settle
 
     specs = [settle(s) for s in catalog_cards(catalog, today)]
-    images = render_cards(specs, cache, workers=workers, stats=stats)
+    if cache is not None:  # read from the cache file by file as the build writes them
+        return SiteCards(_group(specs), cache_cards(specs, cache, workers=workers, stats=stats))
+    images = render_cards(specs, None, workers=workers, stats=stats)
     return SiteCards(_group(specs), {s.path: b for s, b in zip(specs, images, strict=True)})
 
 
