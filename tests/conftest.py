@@ -69,6 +69,14 @@ def shared_card_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
         os.environ["CALENDAR_SERVICE_CARD_CACHE"] = old
 
 
+@pytest.fixture(autouse=True)
+def trial_sending(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests send real SMTP to example addresses with a loopback BASE_URL: the one setting
+    that allows it (CALENDAR_SERVICE_TRIAL_SENDING) is on for every process they start. Tests
+    of the safe defaults take it away (monkeypatch.delenv)."""
+    monkeypatch.setenv("CALENDAR_SERVICE_TRIAL_SENDING", "1")
+
+
 def write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.write_text(textwrap.dedent(text), encoding="utf-8")

@@ -185,7 +185,8 @@ def crowd_run(tmp_path: Path, offices: int, port: int, **changes: Any) -> tuple[
     settings = load_settings({"days": env["CALENDAR_SERVICE_DAYS"],
                               "offices": env["CALENDAR_SERVICE_OFFICES"],
                               "data_dir": env["CALENDAR_SERVICE_DATA_DIR"],
-                              "templates": str(ROOT / "templates")}, environ={})
+                              "templates": str(ROOT / "templates"), "trial_sending": True},
+                             environ={})
     catalog, office_list = load_all(settings.days, settings.offices)
     return (replace(settings, smtp_url=f"smtp://127.0.0.1:{port}", **changes), catalog,
             office_list)
@@ -203,7 +204,8 @@ def mail_env(tmp_path: Path) -> dict[str, Any]:
                               "data_dir": str(tmp_path / "data"),
                               "templates": str(ROOT / "templates"),
                               "base_url": "https://dias.example.org",
-                              "smtp_from": "Días internacionales <dias@example.org>"},
+                              "smtp_from": "Días internacionales <dias@example.org>",
+                              "trial_sending": True},
                              environ={})
     catalog, office_list = load_all(days, offices)
     return {"settings": settings, "catalog": catalog, "offices": office_list,

@@ -28,7 +28,7 @@ def test_version_and_help() -> None:
 
 
 def test_upcoming_lists_march_with_three_days_on_21_march(tmp_path: Path) -> None:
-    result = run("upcoming", "--today", "2027-03-01", "--days", "30", cwd=tmp_path)
+    result = run("upcoming", "--today", "2027-03-01", "--days-ahead", "30", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert sum(1 for ln in lines if ln.startswith("domingo 21 de marzo de 2027")) == 3
@@ -37,7 +37,7 @@ def test_upcoming_lists_march_with_three_days_on_21_march(tmp_path: Path) -> Non
 
 
 def test_upcoming_in_english_as_json_filtered_by_theme(tmp_path: Path) -> None:
-    result = run("upcoming", "--today", "2027-03-01", "--days", "30", "--lang", "en", "--json",
+    result = run("upcoming", "--today", "2027-03-01", "--days-ahead", "30", "--lang", "en", "--json",
                  "--theme", "medio-ambiente", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     items = json.loads(result.stdout)

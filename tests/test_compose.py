@@ -65,7 +65,8 @@ def test_headers(mail_env) -> None:  # noqa: F811
     assert msg["From"] == "Días internacionales <dias@example.org>"
     assert msg["To"] == ("Oficina de Quintana Roo <qroo@example.org>, "
                          "Oficina de Quintana Roo <prensa.qroo@example.org>")
-    assert msg["Subject"] == ("3 días internacionales el domingo 21 de marzo de 2027 (en 3 días)")
+    assert msg["Subject"] == ("Día Internacional de la Eliminación de la Discriminación Racial "
+                              "(21 de marzo) y 2 días más")
     assert msg["Date"] == "Thu, 18 Mar 2027 09:00:00 -0500"
     assert msg["Message-ID"] == out.message_id == message_id(out.keys, "calendar-service.conago.example")
     assert msg["List-Id"] == "<reminders.calendar-service.conago.example>"

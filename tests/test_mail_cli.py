@@ -34,7 +34,8 @@ def test_preview_text_shows_the_grouped_message_in_spanish(tmp_path: Path) -> No
                  "--today", "2027-03-01")
     assert result.returncode == 0, result.stderr
     out = result.stdout.decode()
-    assert out.startswith("Subject: 3 días internacionales el domingo 21 de marzo de 2027")
+    assert out.startswith("Subject: Día Internacional de la Eliminación de la Discriminación Racial "
+                          "(21 de marzo) y 2 días más\n")
     assert "Date: Thu, 18 Mar 2027 09:00:00 -0500" in out
     assert "Día Mundial de la Poesía" in out and "Día Forestal Mundial" in out
 
@@ -67,8 +68,11 @@ def test_send_due_dry_run_lists_local_times_and_sends_nothing(tmp_path: Path) ->
     result = run(tmp_path, "send-due", "--now", "2027-03-18T16:00:00+00:00", "--dry-run")
     assert result.returncode == 0, result.stderr
     out = result.stdout.decode()
-    assert "2027-03-18 09:00 PDT  baja-california  would send" in out
-    assert "2027-03-18 09:00 EST  quintana-roo  would send" in out
+    rows = {line.split()[0]: line for line in out.splitlines() if "2027-03-18 09:00" in line}
+    assert "2027-03-18 09:00 PDT" in rows["baja-california"]
+    assert "2027-03-18 09:00 EST" in rows["quintana-roo"]
+    assert "se enviaría" in rows["quintana-roo"]
+    assert "Día Mundial del Agua (22 de marzo)" in out and "14 días antes" in out
     assert not (tmp_path / "data" / "outbox").exists()
 
 

@@ -190,7 +190,7 @@ def test_send_due_says_why_it_stopped_on_persistent_4xx(tmp_path) -> None:
         proc = cli("send-due", "--now", "2027-03-18T09:00:00-05:00", env=env)
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err
-    assert "stopped early: SMTP smtp://127.0.0.1" in err
+    assert "La ejecución se detuvo antes de terminar: SMTP smtp://127.0.0.1" in err
     assert "3 temporary failures in a row (last: 451 4.3.0 try again later)" in err
     assert "CALENDAR_SERVICE_SMTP_MAX_CONSECUTIVE_FAILURES" in err
     assert handler.attempts == 3

@@ -7,6 +7,7 @@ from datetime import date
 _PATTERNS = {
     "full": {"es": "EEEE d 'de' MMMM 'de' y", "en": "EEEE, MMMM d, y"},
     "long": {"es": "d 'de' MMMM 'de' y", "en": "MMMM d, y"},
+    "day_month": {"es": "d 'de' MMMM", "en": "MMMM d"},
     "month": {"es": "LLLL 'de' y", "en": "LLLL y"},
     "short": {"es": "EEE d MMM y", "en": "EEE, MMM d, y"},
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from email.utils import parseaddr
@@ -15,6 +16,7 @@ from calendar_service.base.files import ReadLimits
 from calendar_service.base.text import EMAIL_RE, has_control
 
 ENV_PREFIX = "CALENDAR_SERVICE_"
+_HOST_RE = re.compile(r"^[A-Za-z0-9_.-]+$|^[0-9a-fA-F:.]+$")  # a name, IPv4 or IPv6
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 MIN_SECRET_LENGTH = 16
 
@@ -23,6 +25,13 @@ def bundled(name: str) -> Path:
     """A shipped data file: inside the wheel (``_bundled/``) or, in a source checkout, the root."""
     inside = PACKAGE_DIR / "_bundled" / name
     return inside if inside.exists() else PACKAGE_DIR.parent / name
+
+
+def own_or_bundled(data_dir: Path, name: str) -> Path:
+    """The editable copy ``calendar-service init`` wrote into the data folder, else the bundled
+    one (which is only for trying the tool)."""
+    own = data_dir / name
+    return own if own.exists() else bundled(name)
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -63,6 +72,9 @@ class Settings:
     max_file_mb: float = 5.0
     read_timeout: float = 10.0
     max_connections: int = 1000
+
+    # Real SMTP sending with example addresses or a loopback BASE_URL, for trials and tests.
+    trial_sending: bool = False
 
     @property
     def read_limits(self) -> ReadLimits:
@@ -114,6 +126,21 @@ _MAXIMUM = {"port": 65535, "max_file_mb": 1024, "read_timeout": 3600, "max_conne
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
 
 
+_ZERO_ALLOWED = {"smtp_retries"}  # 0 retries means: no retry
+_BOOLEAN = {"trial_sending"}
+
+
+def _boolean(name: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{ENV_PREFIX}{name.upper()}: {raw!r}: use 1 (yes) or 0 (no)")
+
+
 def load_settings(options: Mapping[str, Any] | None = None,
                   environ: Mapping[str, str] | None = None) -> Settings:
     """Options win over environment variables, which win over defaults."""
@@ -127,9 +154,9 @@ def load_settings(options: Mapping[str, Any] | None = None,
 
     data_dir = Path(pick("data_dir") or default_data_dir(environ)).expanduser()
     values: dict[str, Any] = {
-        "days": Path(pick("days") or bundled("days.yaml")),
-        "offices": Path(pick("offices") or bundled("offices.yaml")),
-        "templates": Path(pick("templates") or bundled("templates")),
+        "days": Path(pick("days") or own_or_bundled(data_dir, "days.yaml")),
+        "offices": Path(pick("offices") or own_or_bundled(data_dir, "offices.yaml")),
+        "templates": Path(pick("templates") or own_or_bundled(data_dir, "templates")),
         "data_dir": data_dir,
         "database_url": pick("database_url") or f"sqlite:///{data_dir / 'ledger.sqlite3'}",
     }
@@ -145,11 +172,17 @@ def load_settings(options: Mapping[str, Any] | None = None,
             except (ValueError, TypeError):
                 kind = "a whole number" if _NUMERIC[f.name] is int else "a number"
                 raise ConfigError(f"{ENV_PREFIX}{f.name.upper()}: {raw!r} is not {kind}") from None
-            if not raw > 0:  # also refuses nan
-                raise ConfigError(f"{ENV_PREFIX}{f.name.upper()}: must be greater than zero")
+            if f.name in _ZERO_ALLOWED and raw == 0:
+                pass  # 0 retries: no retry
+            elif not raw > 0:  # also refuses nan
+                raise ConfigError(f"{ENV_PREFIX}{f.name.upper()}: must be greater than zero"
+                                  if f.name not in _ZERO_ALLOWED else
+                                  f"{ENV_PREFIX}{f.name.upper()}: must be 0 (no retry) or more")
             if raw > _MAXIMUM.get(f.name, float("inf")):
                 raise ConfigError(f"{ENV_PREFIX}{f.name.upper()}: {raw:g} is too large; use at "
                                   f"most {_MAXIMUM[f.name]}")
+        elif f.name in _BOOLEAN:
+            raw = _boolean(f.name, raw)
         elif f.name in ("smtp_ca_file", "card_cache"):
             raw = Path(raw).expanduser()
         values[f.name] = raw
@@ -198,8 +231,13 @@ def _validate(s: Settings) -> None:
         except ValueError:
             raise ConfigError(f"{ENV_PREFIX}SMTP_URL: bad port in {redact_url(s.smtp_url)!r}; "
                               "percent-encode '/', '#', '?' and '@' in the password") from None
-        if not urlsplit(s.smtp_url).hostname:
+        host = urlsplit(s.smtp_url).hostname
+        if not host:
             raise ConfigError(f"{ENV_PREFIX}SMTP_URL: no host in {redact_url(s.smtp_url)!r}")
+        if not _HOST_RE.match(host):
+            raise ConfigError(f"{ENV_PREFIX}SMTP_URL: {host!r} is not a host name or address "
+                              f"(in {redact_url(s.smtp_url)!r}); write e.g. "
+                              "smtp+starttls://user:pass@smtp.example.net:587")
         if scheme == "smtp" and urlsplit(s.smtp_url).username and not is_loopback(
                 urlsplit(s.smtp_url).hostname or ""):
             raise ConfigError(f"{ENV_PREFIX}SMTP_URL: {redact_url(s.smtp_url)!r} would send the "

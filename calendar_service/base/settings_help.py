@@ -20,14 +20,18 @@ class SettingHelp:
 HELP: dict[str, SettingHelp] = {
     "days": SettingHelp(
         "The days file.",
-        "bundled `days.yaml`", "--days FILE"),
+        "`DATA_DIR/days.yaml` when `calendar-service init` wrote it, else the bundled one",
+        "--days FILE"),
     "offices": SettingHelp(
-        "The offices that receive reminders.", "bundled example `offices.yaml`", "--offices FILE"),
+        "The offices that receive reminders.",
+        "`DATA_DIR/offices.yaml` when `calendar-service init` wrote it, else the bundled example",
+        "--offices FILE"),
     "data_dir": SettingHelp(
         "Where the ledger, the outbox, the built site and your own copies of the data files live.",
         "`$XDG_DATA_HOME/calendar-service` or `~/.local/share/calendar-service`", "--data-dir DIR"),
     "templates": SettingHelp(
-        "The folder of templates: every word of feeds, pages and e-mails.", "bundled `templates/`"),
+        "The folder of templates: every word of feeds, pages and e-mails.",
+        "`DATA_DIR/templates/` when `calendar-service init` wrote it, else the bundled one"),
     "card_cache": SettingHelp(
         "Where drawn image cards are kept, by the hash of what they show: a build draws only the "
         "cards that changed. Safe to delete or to share between data folders.",
@@ -48,7 +52,8 @@ HELP: dict[str, SettingHelp] = {
     "smtp_concurrency": SettingHelp(
         "SMTP connections used at once; each one is reused for many messages."),
     "smtp_retries": SettingHelp(
-        "Retries of one message within a run after a 4xx reply or a dropped connection."),
+        "Retries of one message within a run after a 4xx reply or a dropped connection; `0` means "
+        "no retry (the one numeric setting that may be 0)."),
     "smtp_retry_delay": SettingHelp(
         "Seconds before the first retry; doubles each time (2, 4, 8)."),
     "smtp_max_consecutive_failures": SettingHelp(
@@ -56,7 +61,9 @@ HELP: dict[str, SettingHelp] = {
         "the rest stays pending for the next run, and the run exits 1 saying why."),
     "base_url": SettingHelp(
         "Public address of the site (with a path if it lives in a folder, e.g. "
-        "`https://example.org/dias`): links in e-mails, feeds and the static build."),
+        "`https://example.org/dias`): links in e-mails, feeds and the static build. Real sending "
+        "refuses a loopback one; the pages `serve` answers link to the address they were "
+        "requested on instead."),
     "uid_domain": SettingHelp(
         "Right-hand side of every event UID. Never change it once people subscribe: every event "
         "would appear twice."),
@@ -78,6 +85,9 @@ HELP: dict[str, SettingHelp] = {
     "sweep_minutes": SettingHelp(
         "How often `serve` sweeps for due reminders (it also sweeps at start-up and at every "
         "office's send time)."),
+    "trial_sending": SettingHelp(
+        "`1` lifts the safe defaults of real sending (example addresses, a loopback `BASE_URL`): "
+        "for trials on a test relay only.", "`0`"),
     "log_level": SettingHelp(
         "`DEBUG` logs every message sent; `INFO` one line per run that did something, plus every "
         "failure.", "`INFO` (`daily`: `WARNING` unless set, so cron stays quiet)"),

@@ -92,6 +92,12 @@ def _clock(parser: argparse.ArgumentParser) -> None:
                    help="pretend it is this instant (with UTC offset)")
 
 
+def _lang(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lang", choices=("es", "en"),
+                        help="language of the summary (default: English when LANG says so, "
+                             "else Spanish)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="calendar-service",
@@ -163,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_port, help="port (default: CALENDAR_SERVICE_PORT or 8000; "
                                               "0 picks a free one)")
     p.add_argument("--access-log", action="store_true", help="log every request")
+    p.add_argument("--no-send", action="store_true",
+                   help="serve the site alone: never send a reminder (e.g. a public mirror)")
     p.set_defaults(handler="calendar_service.runs.runtime:cmd_serve")
 
     p = sub.add_parser("daily", parents=[common], help="the cron job: check, build the site, send",
@@ -176,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                    help="if another run holds the lock, wait this long for it (default: leave "
                         "at once)")
+    _lang(p)
     p.set_defaults(handler="calendar_service.runs.daily:cmd_daily")
 
     p = sub.add_parser("send-due", parents=[common], help="send the e-mail reminders due now",
@@ -186,8 +195,42 @@ def build_parser() -> argparse.ArgumentParser:
                                    "or 1 listing what is still pending.")
     _clock(p)
     p.add_argument("--dry-run", action="store_true",
-                   help="only list who would get what, at which local time; send nothing")
-    p.set_defaults(handler="calendar_service.mail.sending:cmd_send_due")
+                   help="only show a table of who would get what, at which local time; send "
+                        "nothing")
+    _lang(p)
+    p.set_defaults(handler="calendar_service.cli.send_commands:cmd_send_due")
+
+    p = sub.add_parser("send-test", parents=[common], help="send one sample reminder to an address",
+                       description="Send one real message, through the configured relay (or the "
+                                   "outbox), to ADDRESS only: the next reminder an office would "
+                                   "get on schedule, marked as a test in its subject and body. "
+                                   "Nothing is recorded in the ledger. Exit 0 when the relay "
+                                   "accepted it, 1 when not, 2 on bad input or unsafe settings.")
+    _clock(p)
+    p.add_argument("address", metavar="ADDRESS", help="where to send the sample")
+    p.add_argument("--office", metavar="ID", help="whose next reminder (default: the first office)")
+    p.set_defaults(handler="calendar_service.cli.send_commands:cmd_send_test")
+
+    p = sub.add_parser("init", parents=[common], help="write your own copies of the data files",
+                       description="Copy the bundled days.yaml, offices.yaml and templates/ into "
+                                   "the data folder (or DIR) to edit them; from then on every "
+                                   "command reads those copies. Existing copies are never "
+                                   "overwritten without --force.")
+    p.add_argument("dir", nargs="?", metavar="DIR",
+                   help="where to write them (default: the data folder)")
+    p.add_argument("--force", action="store_true", help="overwrite existing copies")
+    p.set_defaults(handler="calendar_service.cli.setup_commands:cmd_init")
+
+    p = sub.add_parser("doctor", parents=[common], help="check a deployment; send nothing",
+                       description="Check that the deployment is ready to send real reminders, "
+                                   "without sending anything: public BASE_URL, SMTP relay (connect, "
+                                   "EHLO, STARTTLS, AUTH), sender and office addresses, unsubscribe "
+                                   "secret, ledger, data files, time zone data, and the next "
+                                   "scheduled sends. One line per check. Exit 0 only when ready.")
+    _clock(p)
+    p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="bound on each network check (default 10)")
+    p.set_defaults(handler="calendar_service.cli.setup_commands:cmd_doctor")
 
     p = sub.add_parser("preview", parents=[common], help="show one reminder exactly as sent",
                        description="Render the message an office receives for a day, through the "
@@ -197,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("day", metavar="DAY_ID", help="a day id of days.yaml, e.g. world-water-day")
     p.add_argument("--office", metavar="ID", help="office id (default: the first office)")
     p.add_argument("--lead", type=int, metavar="N",
-                   help="days ahead (default: the office's longest lead)")
+                   help="days ahead, one of the leads of offices.yaml (default: the office's "
+                        "longest lead)")
     p.add_argument("--format", choices=("text", "html", "eml"), default="text",
                    help="text part, HTML part, or the whole message (default text)")
     p.set_defaults(handler="calendar_service.cli.mail_commands:cmd_preview")
@@ -273,9 +317,6 @@ def _resolve(spec: str) -> Handler:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    # "--days N" reads naturally for upcoming; the data option is --days FILE elsewhere.
-    if argv and argv[0] == "upcoming":
-        argv = ["upcoming", *_upcoming_days_alias(argv[1:])]
     args = parser.parse_args(argv)
     from calendar_service.base.errors import CalendarServiceError
 
@@ -301,24 +342,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"internal error: {type(exc).__name__}: {exc} "
               "(set CALENDAR_SERVICE_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1
-
-
-def _upcoming_days_alias(rest: list[str]) -> list[str]:
-    """Let ``upcoming --days 30`` mean days ahead when the value is a number."""
-    out: list[str] = []
-    i = 0
-    while i < len(rest):
-        arg = rest[i]
-        if arg == "--days" and i + 1 < len(rest) and rest[i + 1].isdigit():
-            out += ["--days-ahead", rest[i + 1]]
-            i += 2
-            continue
-        if arg.startswith("--days=") and arg[7:].isdigit():
-            out.append("--days-ahead=" + arg[7:])
-        else:
-            out.append(arg)
-        i += 1
-    return out
 
 
 def print_json(data: object) -> None:

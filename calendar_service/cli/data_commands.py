@@ -6,8 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from calendar_service.base.errors import DataError, Problem
+from calendar_service.base.errors import ConfigError, DataError, Problem
 from calendar_service.base.settings import Settings
 from calendar_service.data.model import Catalog, Office
 
@@ -66,6 +67,10 @@ def _site_template_problems(catalog: Catalog, settings: Settings) -> list[Proble
 def upcoming(args: argparse.Namespace, settings: Settings) -> int:
     from calendar_service.base.dates import format_day
     from calendar_service.data.loader import load_days
+
+    if args.days and args.days.isdigit() and not Path(args.days).exists():
+        raise ConfigError(f"--days is the days file in every command; for {args.days} days "
+                          f"ahead write --days-ahead {args.days} (or -n {args.days})")
     from calendar_service.occurrences import occurrences
 
     catalog = load_days(settings.days)

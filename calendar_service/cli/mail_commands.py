@@ -6,10 +6,11 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
-from dataclasses import replace
+from collections.abc import Sequence
 
 from calendar_service.base.errors import DataError, Problem
 from calendar_service.base.settings import Settings
+from calendar_service.data.model import Office
 
 
 def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
@@ -30,12 +31,9 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
         raise DataError([Problem(str(settings.offices), None, "", "no offices")])
     office = offices[0]
     if args.office:
-        found = [o for o in offices if o.id == args.office]
-        if not found:
-            close = difflib.get_close_matches(args.office, [o.id for o in offices], n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise DataError([Problem("--office", None, "", f"unknown office {args.office!r}{hint}")])
-        office = found[0]
+        office = find_office(args.office, offices, "--office")
+    elif args.lead is not None:  # the first office that uses that lead and gets that day
+        office = next((o for o in offices if args.lead in o.lead_days and o.wants(day)), office)
     if not office.wants(day):
         raise DataError([Problem("--office", None, "", f"office {office.id!r} does not receive "
                                  f"{day.id!r}: its themes are {', '.join(sorted(office.themes))}")])
@@ -43,7 +41,13 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
     if not 0 <= lead <= MAX_LEAD_DAYS:
         raise DataError([Problem("--lead", None, "", f"{lead} is not between 0 and {MAX_LEAD_DAYS}")])
     if lead not in office.lead_days:
-        office = replace(office, lead_days=tuple(sorted({*office.lead_days, lead}, reverse=True)))
+        used = sorted({n for o in offices for n in o.lead_days}, reverse=True)
+        whose = (f"office {office.id!r} uses {', '.join(map(str, office.lead_days))}"
+                 if args.office and lead in used else
+                 f"no office uses it; the leads in {settings.offices} are "
+                 f"{', '.join(map(str, used))}")
+        raise DataError([Problem("--lead", None, "", f"no reminder goes {lead} days ahead: "
+                                                     f"{whose}")])
     when = next_occurrence(day, today_from(args))
     if when is None:
         raise DataError([Problem("DAY_ID", None, "", f"{day.id!r} has no coming occurrence")])
@@ -69,11 +73,21 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def find_office(office_id: str, offices: Sequence[Office], what: str) -> Office:
+    """The office with that id, or a usage error with a did-you-mean."""
+    for office in offices:
+        if office.id == office_id:
+            return office
+    raise _office_problem(office_id, [o.id for o in offices], what)
+
+
 def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
     from calendar_service.cli import print_json
     from calendar_service.mail.ledger import Ledger
 
     with Ledger.from_settings(settings, upgrade=False) as ledger:
+        if args.office and not ledger.entries(office=args.office, limit=1):
+            _known_office_or_fail(args.office, settings)
         entries = ledger.entries(statuses=args.status or (), office=args.office, limit=args.limit)
         last = ledger.last_run()
         counts = ledger.counts()
@@ -105,6 +119,18 @@ def cmd_log(args: argparse.Namespace, settings: Settings) -> int:
         print(f"unsubscribed (nothing is sent to them): "
               f"{', '.join(u.office_id for u in unsubscribed)} (calendar-service subscriptions)")
     return 0
+
+
+def _known_office_or_fail(office_id: str, settings: Settings) -> None:
+    """``log --office`` for an office neither in the offices file nor in the ledger: a typo."""
+    from calendar_service.data.loader import load_offices
+
+    try:
+        known = [o.id for o in load_offices(settings.offices)]
+    except DataError:
+        known = []
+    if office_id not in known:
+        raise _office_problem(office_id, known, "--office")
 
 
 def _office_problem(office_id: str, known: list[str], what: str) -> DataError:

@@ -139,6 +139,7 @@ def item_context(due: DueReminder, lang: str) -> dict[str, Any]:
         "name": day.name.get(lang),
         "official_name": day.official_name.get(lang) if day.official_name else "",
         "date_text": format_day(occ.date, lang),
+        "date_short": format_day(occ.date, lang, "day_month"),
         "date_iso": occ.date.isoformat(),
         "year": occ.date.year,
         "days_ahead": due.days_ahead,
@@ -238,13 +239,15 @@ class Composer:
             self._cards = MailCards(self.settings)
         return self._cards
 
-    def context(self, items: Sequence[DueReminder], lang: str) -> dict[str, Any]:
+    def context(self, items: Sequence[DueReminder], lang: str, test: bool = False
+                ) -> dict[str, Any]:
         base = self.settings.base_url.rstrip("/")
         contexts = [item_context(i, lang) for i in items]
         for ctx, due in zip(contexts, items, strict=True):
             ctx["cards"] = self.cards().links(due.occurrence, lang)
         return {
             "lang": lang,
+            "test": test,  # a sample sent by ``send-test``: marked as such in subject and body
             "w": self.words(lang),
             "items": contexts,
             "catch_up": any(i.catch_up for i in items),
@@ -256,8 +259,8 @@ class Composer:
             "one_click": self._one_click_enabled,
         }
 
-    def render(self, items: Sequence[DueReminder], lang: str) -> Rendered:
-        ctx = self.context(items, lang)
+    def render(self, items: Sequence[DueReminder], lang: str, test: bool = False) -> Rendered:
+        ctx = self.context(items, lang, test)
         subject = " ".join(self.env.get_template("subject.txt").render(ctx).split())
         text = self.env.get_template("body.txt").render(ctx)
         html = self.env.get_template("body.html").render(ctx, subject=subject)
@@ -273,11 +276,11 @@ class Composer:
     # -- MIME --------------------------------------------------------------------------------
 
     def body(self, items: Sequence[DueReminder], lang: str, stamp: datetime,
-             office: Office | None = None) -> Body:
+             office: Office | None = None, test: bool = False) -> Body:
         """The shared body for these reminders. Offices differ only in their image cards (none,
         or signed): the text and HTML are rendered once for all of them."""
-        content = (lang, stamp, tuple((i.occurrence.day.id, i.occurrence.date, i.lead,
-                                       i.days_ahead) for i in items))
+        content = (lang, stamp, test, tuple((i.occurrence.day.id, i.occurrence.date, i.lead,
+                                             i.days_ahead) for i in items))
         attach = office is None or office.cards
         key = (*content, attach, office.signature if office is not None and attach else "")
         cached = self._bodies.get(key)
@@ -297,7 +300,7 @@ class Composer:
         """Text, HTML and the .ics: the same for every office getting these reminders."""
         hit = self._rendered.get(content)
         if hit is None:
-            hit = (self.render(items, lang), ics_bytes(items, lang, self.settings.uid_domain, stamp))
+            hit = (self.render(items, lang, test=content[2]), ics_bytes(items, lang, self.settings.uid_domain, stamp))
             self.renders += 1
             self._rendered[content] = hit
             if len(self._rendered) > self._cache_size:
@@ -422,11 +425,19 @@ class Composer:
             self._one_click[office.id] = url
         return url
 
-    def message(self, batch: Batch, stamp: datetime) -> Outgoing:
-        """The bytes for one office: shared body, per-office headers."""
+    def message(self, batch: Batch, stamp: datetime, *, test: bool = False) -> Outgoing:
+        """The bytes for one office: shared body, per-office headers.
+
+        ``test``: a sample for ``send-test``, marked in subject and body, with a Message-ID of
+        its own so that mail stores never take the real reminder for a copy of it.
+        """
         stamp = stamp.astimezone(batch.local_now.tzinfo)
-        body = self.body(batch.items, batch.office.language, stamp, batch.office)
+        body = self.body(batch.items, batch.office.language, stamp, batch.office, test)
         mid = message_id(batch.keys, self.settings.uid_domain)
+        if test:
+            import uuid
+
+            mid = f"<test-{uuid.uuid4().hex}@{self.settings.uid_domain}>"
         data = self.headers(batch, body, mid, stamp) + body.head + b"\r\n" + body.payload
         return Outgoing(keys=batch.keys, office_id=batch.office.id, message_id=mid,
                         sender=self.envelope_from, recipients=batch.office.emails, data=data,

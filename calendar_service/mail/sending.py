@@ -68,6 +68,8 @@ class RunReport:
     stopped: str = ""  # why the run stopped early on its own (server unusable, too many 4xx)
     planned: list[Planned] = field(default_factory=list)
     refused: int = 0  # individual addresses refused while the message went to the others
+    sent_keys: list[Key] = field(default_factory=list)  # what this run delivered, for summaries
+    undelivered: list[tuple[str, Key]] = field(default_factory=list)  # (why, key), as problems
 
     @property
     def ok(self) -> bool:
@@ -432,16 +434,20 @@ class _Run:
                     status = self.outcome.get(key)
                     if status == SENT:
                         r.sent += 1
+                        r.sent_keys.append(key)
                     elif status == PERMANENT:
                         r.permanent += 1
                         r.problems.append(f"refused for good: {_describe(key)}")
+                        r.undelivered.append(("refused", key))
                     elif status == FAILED:
                         r.failed += 1
                         r.pending += 1
                         r.problems.append(f"failed, retried next run: {_describe(key)}")
+                        r.undelivered.append(("failed", key))
                     else:  # claimed but never sent (interrupted): released
                         r.pending += 1
                         r.problems.append(f"not attempted, pending: {_describe(key)}")
+                        r.undelivered.append(("not-attempted", key))
                     continue
                 if key in self.seen and key not in elsewhere:
                     continue  # settled when claimed: sent before, or unsubscribed (counted then)
@@ -455,6 +461,7 @@ class _Run:
                 else:
                     r.pending += 1
                     r.problems.append(f"not attempted, pending: {_describe(key)}")
+                    r.undelivered.append(("not-attempted", key))
 
 
 _MARK_EVERY = 64  # outcomes written per database transaction while sending
@@ -473,41 +480,7 @@ def _describe(key: Key) -> str:
     return f"office={office} day={day} date={when} lead={lead}"
 
 
-# -- CLI -------------------------------------------------------------------------------------
-
-
-def cmd_send_due(args: Any, settings: Settings) -> int:
-    import sys
-
-    from calendar_service.base.clock import now_from
-    from calendar_service.base.logs import configure_logging
-    from calendar_service.data.loader import load_all
-
-    configure_logging(settings)
-    catalog, offices = load_all(settings.days, settings.offices)
-    now = now_from(args)
-    if args.dry_run:
-        report = send_due(settings, catalog, offices, now, dry_run=True)
-        _print_plan(report)
-        return 0
-    progress, finish = progress_bar()
-    try:
-        report = send_due(settings, catalog, offices, now, progress=progress, handle_signals=True)
-    finally:
-        finish()
-    if report.sent or report.failed or report.permanent or report.pending or report.interrupted:
-        log.info("event=run-finished transport=%r %s", report.transport, report.summary())
-    if report.stopped:
-        print(f"stopped early: {report.stopped}", file=sys.stderr)
-    if not report.ok:
-        print(f"not delivered: {report.pending} pending, {report.permanent} refused for good "
-              f"({report.failed} failed and will be retried on the next run)", file=sys.stderr)
-        for line in report.problems[:50]:
-            print(f"  {line}", file=sys.stderr)
-        if len(report.problems) > 50:
-            print(f"  … and {len(report.problems) - 50} more (calendar-service log --status "
-                  "failed)", file=sys.stderr)
-    return report.exit_code
+# -- terminal ---------------------------------------------------------------------------------
 
 
 def progress_bar() -> tuple[Callable[[int, int], None] | None, Callable[[], None]]:
@@ -526,20 +499,3 @@ def progress_bar() -> tuple[Callable[[int, int], None] | None, Callable[[], None
         bar.update(task, completed=done, total=total)
 
     return update, bar.stop
-
-
-def _print_plan(report: RunReport) -> None:
-    if not report.planned:
-        print(f"nothing due at {report.as_of.isoformat()}")
-        return
-    for p in report.planned:
-        days = ", ".join(f"{d} {when} (lead {lead}, {ahead} days ahead)"
-                         for d, when, lead, ahead in p.items)
-        flag = " catch-up" if p.catch_up and p.status == "due" else ""
-        verb = "would send" if p.status == "due" else f"skip ({p.status})"
-        print(f"{p.local_time.strftime('%Y-%m-%d %H:%M %Z')}  {p.office_id}  {verb}{flag}  "
-              f"to {', '.join(p.recipients)}: {days}")
-    print(f"{report.pending} reminders would be sent, {report.already_sent} already sent, "
-          f"{report.busy} in progress elsewhere"
-          + (f", {report.unsubscribed} skipped (office unsubscribed)" if report.unsubscribed
-             else ""))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from calendar_service import __version__
 from calendar_service.base import paths
@@ -86,14 +87,41 @@ def prepare(res: Resource) -> Prepared:
 class SiteState:
     """The site being served. ``swap`` is atomic: one attribute assignment."""
 
-    def __init__(self, site: Site, rebuild: Callable[[datetime], Site | None] | None = None) -> None:
+    def __init__(self, site: Site, rebuild: Callable[[datetime], Site | None] | None = None,
+                 *, base_url: str | None = None) -> None:
         self._rebuild = rebuild
         self.last_error: str | None = None
+        # With base_url, pages answer with links to the address the request came to (any port,
+        # any proxy), not to BASE_URL: see ``for_request``.
+        self._origin = _origin_of(base_url) if base_url else None
         self.swap(site)
 
     def swap(self, site: Site) -> None:
         self.current: tuple[Site, dict[str, Prepared]] = (
             site, {path: prepare(res) for path, res in site.resources.items()})
+        self._rewritten: dict[tuple[bytes, str], Prepared] = {}
+
+    def for_request(self, entry: Prepared, path: str, scope: Scope) -> Prepared:
+        """An HTML page with its absolute links (subscribe buttons, the feed address, the 404
+        page's links) moved from BASE_URL to the origin of the request; cached per origin."""
+        if self._origin is None or not entry.resource.content_type.startswith("text/html"):
+            return entry
+        origin = _request_origin(scope)
+        if origin is None or origin == self._origin:
+            return entry
+        key = (origin, path)
+        hit = self._rewritten.get(key)
+        if hit is None:
+            from calendar_service.publishing.site import make_resource
+
+            body = entry.resource.body
+            for old, new in _origin_forms(self._origin, origin):
+                body = body.replace(old, new)
+            if len(self._rewritten) > 4096:  # many Host headers: bounded memory all the same
+                self._rewritten.clear()
+            hit = prepare(make_resource(path, body, entry.resource.last_modified))
+            self._rewritten[key] = hit
+        return hit
 
     @property
     def site(self) -> Site:
@@ -171,6 +199,31 @@ class Publisher:
         return self.build(now)
 
 
+_HOST_CHARS = re.compile(rb"^[A-Za-z0-9.:\[\]-]{1,255}$")
+
+
+def _origin_of(url: str) -> bytes:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".encode()
+
+
+def _request_origin(scope: Scope) -> bytes | None:
+    """scheme://host of the request (uvicorn sets the scheme from a trusted proxy's
+    X-Forwarded-Proto); None when the Host header is missing or not a plain host."""
+    host = _header(scope, b"host")
+    if host is None or not _HOST_CHARS.match(host):
+        return None
+    return scope.get("scheme", "http").encode() + b"://" + host
+
+
+def _origin_forms(old: bytes, new: bytes) -> list[tuple[bytes, bytes]]:
+    """How an origin appears in a page: as is, as webcal://, and percent-encoded in the
+    Google and Outlook subscribe links."""
+    old_host, new_host = old.split(b"://", 1)[1], new.split(b"://", 1)[1]
+    return [(old, new), (b"webcal://" + old_host, b"webcal://" + new_host),
+            (quote(old, safe="").encode(), quote(new, safe="").encode())]
+
+
 def _header(scope: Scope, name: bytes) -> bytes | None:
     for key, value in scope["headers"]:
         if key == name:
@@ -239,6 +292,7 @@ class SiteEndpoint:
                                            [(b"allow", b"GET, HEAD")])
             await _respond(send, status, headers, body)
             return
+        entry = self.state.for_request(entry, path, scope)
         query: bytes = scope["query_string"]
         if query and entry.resource.content_type == "application/json":
             status, headers, body = self._days_query(site, path, query)
@@ -263,7 +317,8 @@ class SiteEndpoint:
             target = path + "/"
         else:
             page = files.get(NOT_FOUND)
-            body = page.resource.body if page else b"not found\n"
+            body = self.state.for_request(page, NOT_FOUND, scope).resource.body if page else (
+                b"not found\n")
             return 404, [(b"content-type", b"text/html; charset=utf-8"),
                          (b"cache-control", b"public, max-age=60"),
                          (b"content-length", str(len(body)).encode()), *SECURITY, HTML_POLICY], body

@@ -46,34 +46,33 @@ def cmd_daily(args: argparse.Namespace, settings: Settings) -> int:
 def _run(args: argparse.Namespace, settings: Settings, now: datetime, published: datetime,
          today: date, talk: bool) -> int:
     from calendar_service.data.loader import load_all
+    from calendar_service.mail.safety import refuse_unsafe
     from calendar_service.mail.sending import progress_bar, send_due
     from calendar_service.publishing.site import build_into
+    from calendar_service.runs.summary import failure_lines, run_summary, user_language
 
     catalog, offices = load_all(settings.days, settings.offices)
+    log.info("event=data-read days=%s offices=%s templates=%s", settings.days, settings.offices,
+             settings.templates)
     files, _ = build_into(catalog, settings, settings.site_dir, today=today, now=published)
     log.info("event=site-built files=%d dir=%s", files, settings.site_dir)
+    refuse_unsafe(settings, offices)  # the site is public anyway; no mail until it is safe
     progress, finish = progress_bar() if talk else (None, lambda: None)
     try:
         report = send_due(settings, catalog, offices, now, handle_signals=True, progress=progress)
     finally:
         finish()
     log.info("event=daily-finished %s", report.summary())
+    lang = user_language(args.lang)
     if talk:
         where = (f"SMTP {redact_url(settings.smtp_url)}" if settings.smtp_url
                  else f"outbox {settings.outbox}")
-        print(f"data: {len(catalog.days)} days, {len(offices)} offices")
-        print(f"site: {files} files in {settings.site_dir}")
-        print(f"reminders due: {report.due} ({report.sent} sent now in {report.messages} "
-              f"messages to {where}; {report.already_sent} sent by earlier runs)")
-        if report.refused_before:
-            print(f"refused for good by the relay in earlier runs: {report.refused_before} "
-                  "(calendar-service log --status permanent-failure)")
-    if report.stopped:
-        print(f"stopped early: {report.stopped}", file=sys.stderr)
-    if not report.ok:
-        print(f"not delivered: {report.pending} pending, {report.permanent} refused for good "
-              f"({report.failed} failed and will be retried on the next run); see "
-              "'calendar-service log --status failed'", file=sys.stderr)
-        for line in report.problems[:20]:
-            print(f"  {line}", file=sys.stderr)
+        print(f"{'datos' if lang == 'es' else 'data'}: {settings.days} ({len(catalog.days)}), "
+              f"{settings.offices} ({len(offices)}), {settings.templates}")
+        print(f"{'sitio' if lang == 'es' else 'site'}: {files} "
+              f"{'archivos en' if lang == 'es' else 'files in'} {settings.site_dir}")
+        for line in run_summary(report, catalog, offices, now, lang, where):
+            print(line)
+    for line in failure_lines(report, catalog, lang):
+        print(line, file=sys.stderr)
     return report.exit_code

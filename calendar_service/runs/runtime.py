@@ -43,7 +43,8 @@ def _iso(moment: datetime | None) -> str | None:
 class Runtime:
     """The service's moving parts, each replaceable in tests (the clock above all)."""
 
-    def __init__(self, settings: Settings, clock: Clock, fixed_today: date | None = None) -> None:
+    def __init__(self, settings: Settings, clock: Clock, fixed_today: date | None = None,
+                 *, send: bool = True) -> None:
         from calendar_service.mail.ledger import Ledger
         from calendar_service.mail.unsubscribe_page import Unsubscriber
         from calendar_service.publishing.web import Publisher, SiteState
@@ -55,7 +56,8 @@ class Runtime:
         self.publisher = Publisher(settings, fixed_today=fixed_today,
                                    source=self._site_source)
         self.state: SiteState = SiteState(self.publisher.build(clock.now()),
-                                          rebuild=self.publisher.rebuild_if_changed)
+                                          rebuild=self.publisher.rebuild_if_changed,
+                                          base_url=settings.base_url)
         self.ledger: Ledger = Ledger.from_settings(settings)
         self._by_id: tuple[object, dict[str, Any]] = (None, {})
         self.unsubscriber = Unsubscriber(settings, self.offices_by_id, self.ledger)
@@ -73,6 +75,8 @@ class Runtime:
         self.reload_error: str | None = None
         self.reload_timeout = RELOAD_TIMEOUT_SECONDS
         self.ledger_error: str | None = None
+        self.send = send  # False: `serve --no-send`, the site alone
+        self.blocked: list[str] = []  # why the safe defaults keep the sweeps from sending
 
     def _site_source(self) -> tuple[str, Catalog]:
         snap = self._snapshot()  # one read: version and catalog of the same snapshot
@@ -96,11 +100,28 @@ class Runtime:
         async with self._sweeping:
             await self._sweep()
 
+    def _blocked(self, offices: Any) -> bool:
+        """The safe defaults, checked at every sweep (the data or nothing else may have changed);
+        a new set of reasons is logged once."""
+        from calendar_service.mail.safety import TRIAL_HINT, send_blockers
+
+        reasons = send_blockers(self.settings, offices)
+        if reasons and reasons != self.blocked:
+            for reason in reasons:
+                log.warning("event=sending-blocked reason=%r", reason)
+            log.warning("event=sending-blocked fix=%r", "calendar-service doctor " + TRIAL_HINT)
+        elif self.blocked and not reasons:
+            log.info("event=sending-unblocked")
+        self.blocked = reasons
+        return bool(reasons)
+
     async def _sweep(self) -> None:
         from calendar_service.mail.sending import send_due
 
         snap = self._snapshot()
         now = self.clock.now()
+        if not self.send or self._blocked(snap.offices):
+            return
         # The send runs in a worker thread that outlives a cancelled job: shutdown waits for it
         # (see ``shutdown``) so it can release what it did not send.
         self.inflight = asyncio.ensure_future(asyncio.to_thread(
@@ -188,6 +209,13 @@ class Runtime:
             info["next_run"] = _iso(min(times)) if times else None
             info["scheduler"] = "running" if self.scheduler.running else "stopped"
         info["pending"] = self.pending
+        if not self.send:
+            info["sending"] = {"enabled": False, "reason": "serve --no-send: the site alone"}
+        elif self.blocked:
+            info["sending"] = {"enabled": False, "reason": "; ".join(self.blocked)}
+            info["status"] = "degraded"
+        else:
+            info["sending"] = {"enabled": True}
         if self.ledger_error:
             info["status"] = "degraded"
             info["ledger_error"] = self.ledger_error
@@ -205,8 +233,13 @@ class Runtime:
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # main thread only
             loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.reload()))
-        log.info("event=service-started data_version=%s offices=%d",
-                 self._snapshot().version, len(self._snapshot().offices))
+        log.info("event=service-started data_version=%s offices=%d sending=%s",
+                 self._snapshot().version, len(self._snapshot().offices),
+                 "yes" if self.send else "no (--no-send)")
+        log.info("event=data-read days=%s offices=%s templates=%s", self.settings.days,
+                 self.settings.offices, self.settings.templates)
+        if self.send:
+            self._blocked(self._snapshot().offices)
         try:
             yield
         finally:
@@ -241,14 +274,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every job run at INFO
     fixed_today = args.today or (args.now.date() if args.now else None)
     clock: Clock = OffsetClock(now_from(args)) if (args.now or args.today) else SystemClock()
-    runtime = Runtime(settings, clock, fixed_today=fixed_today)
+    runtime = Runtime(settings, clock, fixed_today=fixed_today, send=not args.no_send)
     app = create_app(runtime.state, lifespan=runtime.lifespan, health=runtime.health,
                      unsubscribe=runtime.unsubscriber)
     host = args.host or settings.host
     port = settings.port if args.port is None else args.port
     where = f"http://{host}:{port}/" if port else f"{host} on a free port (uvicorn logs which)"
-    print(f"serving {len(runtime.state.site.resources)} files on {where} (links point to "
-          f"{settings.base_url}); sweeping every {settings.sweep_minutes} min", flush=True)
+    sending = (f"sweeping every {settings.sweep_minutes} min" if not args.no_send
+               else "sending nothing (--no-send)")
+    print(f"serving {len(runtime.state.site.resources)} files on {where} (pages link relative to "
+          f"the request; e-mails and feeds use {settings.base_url}); {sending}", flush=True)
     uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=args.access_log,
                                   log_config=None, server_header=False)).run()
     return 0
