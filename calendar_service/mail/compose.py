@@ -300,7 +300,8 @@ class Composer:
         """Text, HTML and the .ics: the same for every office getting these reminders."""
         hit = self._rendered.get(content)
         if hit is None:
-            hit = (self.render(items, lang, test=content[2]), ics_bytes(items, lang, self.settings.uid_domain, stamp))
+            hit = (self.render(items, lang, test=content[2]),
+                   ics_bytes(items, lang, self.settings.uid_domain, stamp))
             self.renders += 1
             self._rendered[content] = hit
             if len(self._rendered) > self._cache_size:
