@@ -24,14 +24,18 @@ import pytest
 from conftest import ROOT, write
 
 FULL_DAYS = """\
-version: 1
+version: 2
 themes:
   medio-ambiente: {es: Medio ambiente, en: Environment}
   derechos-humanos: {es: Derechos humanos, en: Human rights}
   cultura: {es: Cultura, en: Culture}
 bodies:
-  unga: {es: Asamblea General de las Naciones Unidas, en: United Nations General Assembly, un: true}
-  unesco: {es: UNESCO, en: UNESCO, un: true}
+  unga:
+    es: Asamblea General de las Naciones Unidas
+    en: United Nations General Assembly
+    by: {es: la Asamblea General de las Naciones Unidas, en: the United Nations General Assembly}
+    un: true
+  unesco: {es: UNESCO, en: UNESCO, by: {es: la UNESCO, en: UNESCO}, un: true}
 days:
   - id: elimination-of-racial-discrimination-day
     date: "03-21"
@@ -41,10 +45,11 @@ days:
       en: International Day for the Elimination of Racial Discrimination
     proclaimed_by: unga
     resolution: A/RES/2142 (XXI)
-    since: 1966
+    proclaimed: 1966-10-26
+    sources: [https://undocs.org/A/RES/2142(XXI)]
     themes: [derechos-humanos]
     sdgs: [10, 16]
-    url: https://www.un.org/en/observances/end-racism-day
+    url: {en: https://www.un.org/en/observances/end-racism-day}
     content:
       es:
         summary: El 21 de marzo llama a erradicar el racismo y toda forma de discriminación racial.
@@ -56,7 +61,7 @@ days:
         posts:
           - Hoy reafirmamos el compromiso con la igualdad y contra el racismo.
           - Ninguna persona debe ser discriminada por su origen o color de piel.
-          - Conoce cómo denunciar un acto de discriminación en nuestro estado.
+          - Conozca cómo denunciar un acto de discriminación en nuestro estado.
         press_line: El gobierno del estado se suma al llamado de la ONU contra la discriminación racial.
         hashtags: ["#FinAlRacismo"]
       en:
@@ -81,9 +86,11 @@ days:
     name: {es: Día Forestal Mundial, en: World Forestry Day}
     official_name: {es: Día Internacional de los Bosques, en: International Day of Forests}
     proclaimed_by: unga
+    resolution: A/RES/67/200
+    proclaimed: 2012-12-21
     themes: [medio-ambiente]
     sdgs: [13, 15]
-    url: https://www.un.org/en/observances/forests-and-trees-day
+    url: {en: https://www.un.org/en/observances/forests-and-trees-day}
     content:
       es:
         summary: El 21 de marzo destaca el valor de los bosques para la vida.
@@ -93,7 +100,7 @@ days:
           - El estado impulsa la reforestación.
         posts:
           - Un bosque sano es agua para mañana.
-          - Súmate a la reforestación en tu municipio.
+          - Súmese a la reforestación en su municipio.
           - Los bosques también son cultura.
         hashtags: ["#DíaDeLosBosques"]
       en:
@@ -103,6 +110,8 @@ days:
     annex: true
     name: {es: Día Mundial de la Poesía, en: World Poetry Day}
     proclaimed_by: unesco
+    proclaimed: 1999
+    since: 2000
     themes: [cultura]
     content:
       es: {summary: El 21 de marzo celebra la poesía.}

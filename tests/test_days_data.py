@@ -82,7 +82,7 @@ def test_days_added_beyond_the_annex_have_the_same_complete_content(catalog) -> 
         for lang in ("es", "en"):
             c = day.content[lang]
             assert c.summary and c.why and c.press_line, (day.id, lang)
-            assert len(c.key_messages) == 3 and len(c.posts) == 3 and c.hashtags, (day.id, lang)
+            assert len(c.key_messages) == 3 and len(c.posts) == 3, (day.id, lang)
 
 
 def test_shipped_file_passes_the_editorial_rules(catalog) -> None:  # type: ignore[no-untyped-def]
@@ -90,4 +90,61 @@ def test_shipped_file_passes_the_editorial_rules(catalog) -> None:  # type: igno
     for day in catalog.days:
         for c in day.content.values():
             assert all(len(p) <= 280 for p in c.posts), day.id
-            assert all(any(tag in p for tag in c.hashtags) for p in c.posts), day.id
+            if c.hashtags:
+                assert all(any(tag in p for tag in c.hashtags) for p in c.posts), day.id
+
+
+FACT_FIELDS = ("proclaimed_by", "resolution", "proclaimed", "since")
+
+
+def fact_sheet() -> list[dict[str, str]]:
+    import csv
+
+    with (DATA / "facts.csv").open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_the_fact_sheet_has_a_source_and_a_sentence_for_every_fact(catalog) -> None:  # type: ignore[no-untyped-def]
+    sheet = {(r["day"], r["field"], r["value"]) for r in fact_sheet()}
+    for day in catalog.days:
+        facts = [("proclaimed_by", day.proclaimed_by.id if day.proclaimed_by else None),
+                 ("resolution", day.resolution),
+                 ("proclaimed", day.proclaimed.iso if day.proclaimed else None),
+                 ("since", str(day.since) if day.since else None),
+                 ("observed_before_proclamation",
+                  "true" if day.observed_before_proclamation else None)]
+        if day.official_name:
+            facts += [(f"official_name.{lang}", day.official_name.only(lang))
+                      for lang in ("es", "en")]
+        facts += [(f"hashtags.{lang}", tag) for lang, c in day.content.items()
+                  for tag in c.hashtags]
+        for field, value in facts:
+            if value is not None:
+                assert (day.id, field, value) in sheet, (day.id, field, value)
+
+
+def test_the_fact_sheet_is_sorted_by_day_and_quotes_https_or_read_sources(catalog) -> None:  # type: ignore[no-untyped-def]
+    rows = fact_sheet()
+    order = [d.id for d in catalog.days]
+    assert [order.index(r["day"]) for r in rows] == sorted(order.index(r["day"]) for r in rows)
+    for r in rows:
+        assert r["quote"].strip() and r["source_url"].startswith(("https://", "http://")), r
+
+
+# Agency days whose primary text the fact-check could not read over https (see CHANGELOG):
+# their sources are copies or secondary pages, each with a note saying so.
+WITHOUT_HTTPS_PRIMARY = {"international-mother-language-day", "world-poetry-day",
+                         "world-day-against-child-labour"}
+
+
+def test_every_day_is_verified_and_every_un_day_has_a_primary_source(catalog) -> None:  # type: ignore[no-untyped-def]
+    for day in catalog.days:
+        assert day.verified is not None, day.id
+        assert all(s.url.startswith("https://") for s in day.sources), day.id
+        if day.resolution and day.resolution.startswith("A/RES/"):
+            assert f"https://undocs.org/{day.resolution.replace(' ', '')}" in \
+                [s.url for s in day.sources], day.id
+        if day.proclaimed_by and day.proclaimed_by.un and day.id not in WITHOUT_HTTPS_PRIMARY:
+            assert any(s.note is None for s in day.sources), f"{day.id}: no primary source"
+        for s in day.sources:
+            assert s.note is None or (s.note.es and s.note.en), f"{day.id}: {s.url}"

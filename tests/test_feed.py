@@ -168,9 +168,9 @@ def test_description_has_only_what_the_data_has(golden_catalog) -> None:  # type
     assert "More information" not in rights
     assert "Suggested messages: https://dias.example.org/en/days/human-rights-day/" in rights
     water = str(evs["world-water-day-2027"]["DESCRIPTION"])
-    assert "Proclaimed by: United Nations General Assembly (resolution A/RES/47/193), since 1993." \
-        in water
-    assert "Sustainable Development Goals: 6 (Clean water and sanitation)." in water
+    assert ("Proclaimed by the United Nations General Assembly in 1992 (resolution 47/193); "
+            "observed since 1993.") in water
+    assert "Sustainable Development Goal: 6 (Clean water and sanitation)." in water
 
 
 def test_rule_based_days_land_on_their_weekday(golden_catalog) -> None:  # type: ignore[no-untyped-def]

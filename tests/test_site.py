@@ -328,3 +328,40 @@ def test_no_link_preview_tags_when_base_url_is_a_loopback_address(tmp_path: Path
     assert result.returncode == 0, result.stderr
     html = (tmp_path / "site" / "days" / "world-water-day" / "index.html").read_text()
     assert "og:image" not in html and "cards/world-water-day-es-1200x630.png" in html
+
+
+def test_day_page_says_the_origin_and_shows_the_sources(golden_site) -> None:  # type: ignore[no-untyped-def]
+    water = golden_site.resources["/days/world-water-day/"].body.decode()
+    assert ("Proclamado por la Asamblea General de las Naciones Unidas en 1992 (resolución "
+            "47/193); se celebra desde 1993.") in water
+    assert '<h2 id="sources-title">Fuentes</h2>' in water
+    assert '<a href="https://undocs.org/A/RES/47/193" rel="noopener">' in water
+    assert "(copia del texto de la resolución)" in water  # the note of a secondary source
+    assert "Datos verificados con estas fuentes el jueves 3 de diciembre de 2026." in water
+    en = golden_site.resources["/en/days/world-water-day/"].body.decode()
+    assert "Proclaimed by the United Nations General Assembly in 1992 (resolution 47/193); " \
+           "observed since 1993." in en
+    assert '<h2 id="sources-title">Sources</h2>' in en and "(copy of the resolution" in en
+
+
+def test_a_body_name_is_escaped_in_the_origin_sentence(tmp_path: Path) -> None:
+    days = tmp_path / "days.yaml"
+    days.write_text((GOLDEN / "days.yaml").read_text().replace(
+        "by: {es: la Asamblea General de las Naciones Unidas,",
+        "by: {es: la <b>Asamblea</b>,"))
+    site, _ = build_site(load_days(days), today=TODAY, now=NOW, state=PublishState(),
+                         publication=publication(), renderer=renderer())
+    html = site.resources["/days/world-water-day/"].body.decode()
+    assert "Proclamado por la &lt;b&gt;Asamblea&lt;/b&gt; en 1992" in html
+
+
+def test_days_json_carries_the_facts_and_their_sources(golden_site) -> None:  # type: ignore[no-untyped-def]
+    doc = json.loads(golden_site.resources["/en/days.json"].body)
+    water = next(d for d in doc["days"] if d["id"] == "world-water-day")
+    assert water["proclaimed"] == "1992-12-22" and water["since"] == 1993
+    assert water["observed_before_proclamation"] is False
+    assert water["origin"] == ("Proclaimed by the United Nations General Assembly in 1992 "
+                               "(resolution 47/193); observed since 1993.")
+    assert water["sources"][0] == {"url": "https://undocs.org/A/RES/47/193", "note": None}
+    assert water["verified"] == "2026-12-03"
+    assert water["url"] == "https://www.unwater.org/2027"  # the year's own page first

@@ -90,9 +90,9 @@ def upcoming(args: argparse.Namespace, settings: Settings) -> int:
 
         print_json([{
             "id": o.day.id, "date": o.date.isoformat(), "name": o.day.name.get(lang),
-            "official_name": o.day.official_name.get(lang) if o.day.official_name else None,
+            "official_name": o.day.official_name.only(lang) if o.day.official_name else None,
             "annex": o.day.annex, "themes": [t.id for t in o.day.themes],
-            "sdgs": list(o.day.sdgs), "url": o.day.url,
+            "sdgs": list(o.day.sdgs), "url": o.day.link(lang, o.date.year),
         } for o in found])
         return 0
     if not found:

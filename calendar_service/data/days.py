@@ -6,15 +6,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from calendar_service.data.facts import check_facts
 from calendar_service.data.model import (
     LANGUAGES,
     Body,
     Catalog,
     Content,
     Day,
+    Links,
     Text,
     Theme,
     YearOverride,
+)
+from calendar_service.data.provenance import (
+    V2_KEYS,
+    parse_links,
+    parse_proclaimed,
+    parse_sources,
+    parse_verified,
 )
 from calendar_service.data.rules import (
     FIRST_YEAR,
@@ -174,11 +183,18 @@ def _labels(report: _Report, root: dict[str, Any], key: str, extra: tuple[str, .
 
 
 def _parse_day(report: _Report, node: Any, i: int, line: int | None, themes: dict[str, Theme],
-               bodies: dict[str, Body], seen: dict[str, int | None], complete: bool) -> Day | None:
+               bodies: dict[str, Body], seen: dict[str, int | None], complete: bool,
+               version: int = 2) -> Day | None:
     field = f"days[{i}]"
     if not _expect(report, line, field, node, dict, "a mapping"):
         return None
     _check_keys(report, node, DAY_KEYS, field)
+    if version < 2:
+        for key in V2_KEYS:
+            if key in node:
+                report.add(_line_of(node, key), f"{field}.{key}",
+                           "is a version 2 field: set version: 2 at the top of the file (and give "
+                           "url as {es: …, en: …})")
     ok = True
     day_id = node.get("id")
     if not _required(report, node, "id", field):
@@ -226,8 +242,7 @@ def _parse_day(report: _Report, node: Any, i: int, line: int | None, themes: dic
     else:
         name = _text(report, node, "name", f"{field}.name")
         ok = ok and name is not None
-    official = _text(report, node, "official_name", f"{field}.official_name") \
-        if "official_name" in node else None
+    official = _names(report, node, f"{field}.official_name") if "official_name" in node else None
     note = _text(report, node, "note", f"{field}.note") if "note" in node else None
 
     body = None
@@ -243,6 +258,14 @@ def _parse_day(report: _Report, node: Any, i: int, line: int | None, themes: dic
     if resolution is not None and not _expect(report, _line_of(node, "resolution"),
                                               f"{field}.resolution", resolution, str, "text"):
         ok = False
+    proclaimed = parse_proclaimed(report, node, f"{field}.proclaimed") \
+        if "proclaimed" in node else None
+    observed_first = node.get("observed_before_proclamation", False)
+    if not _expect(report, _line_of(node, "observed_before_proclamation"),
+                   f"{field}.observed_before_proclamation", observed_first, bool, "true or false"):
+        observed_first = False
+    sources = parse_sources(report, node, f"{field}.sources") if "sources" in node else ()
+    verified = parse_verified(report, node, f"{field}.verified") if "verified" in node else None
     since = node.get("since")
     if since is not None and (not _expect(report, _line_of(node, "since"), f"{field}.since", since,
                                           int, "a year") or not 1800 <= since <= 2200):
@@ -273,7 +296,7 @@ def _parse_day(report: _Report, node: Any, i: int, line: int | None, themes: dic
                     sdgs.append(sdg)
         else:
             ok = False
-    url = _url(report, node, f"{field}.url") if "url" in node else None
+    url = parse_links(report, node, f"{field}.url", version) if "url" in node else None
     content = _content(report, node, f"{field}.content") if "content" in node else {}
     if "es" not in content and "content" not in node:
         report.add(line, f"{field}.content.es.summary", "missing: a Spanish summary is required")
@@ -283,11 +306,26 @@ def _parse_day(report: _Report, node: Any, i: int, line: int | None, themes: dic
         _check_complete(report, node["content"], content, f"{field}.content")
     if not ok or name is None:
         return None
-    return Day(id=day_id, name=name, annex=annex, month_day=month_day, rule=rule,
-               official_name=official, proclaimed_by=body,
-               resolution=resolution.strip() if resolution else None, since=since, note=note,
-               themes=tuple(day_themes), sdgs=tuple(sdgs), url=url, content=content, years=years,
-               order=i, line=line, field_lines=_field_lines(node))
+    day = Day(id=day_id, name=name, annex=annex, month_day=month_day, rule=rule,
+              official_name=official, proclaimed_by=body,
+              resolution=resolution.strip() if resolution else None, proclaimed=proclaimed,
+              since=since, observed_before_proclamation=observed_first, sources=sources,
+              verified=verified, note=note, themes=tuple(day_themes), sdgs=tuple(sdgs), url=url,
+              content=content, years=years, order=i, line=line,
+              field_lines=_field_lines(node))
+    if complete:
+        check_facts(report, node, day, field)
+    return day
+
+
+def _names(report: _Report, node: dict[str, Any], field: str) -> Links | None:
+    """The current official name in the languages a source gives it (either may be missing)."""
+    text = _text(report, node, "official_name", field, require_es=False)
+    raw = node.get("official_name")
+    if text is None and isinstance(raw, dict) and isinstance(raw.get("en"), str) \
+            and raw["en"].strip() and "es" not in raw:
+        return Links(en=raw["en"].strip())
+    return Links(es=text.es, en=text.en) if text is not None else None
 
 
 def _first_year(node: dict[str, Any]) -> int:
@@ -317,8 +355,6 @@ def _check_complete(report: _Report, node: dict[str, Any], parsed: dict[str, Con
             if len(getattr(c, key)) < count:
                 report.add(lline, f"{field}.{lang}.{key}",
                            f"has {len(getattr(c, key))}; annex days need {count}")
-        if not c.hashtags:
-            report.add(lline, f"{field}.{lang}.hashtags", "missing: give at least one hashtag")
 
 
 def _color(report: _Report, spec: dict[str, Any], field: str) -> str | None:
@@ -352,25 +388,26 @@ def load_days(path: Path | str, *, complete: bool = False) -> Catalog:
         report.raise_if_any()
     _check_keys(report, root, DAYS_TOP_KEYS, "")
     _check_version(report, root, DAYS_VERSIONS)
+    version = root.get("version", 1) if root.get("version", 1) in DAYS_VERSIONS else 2
     themes = {k: Theme(k, label, _color(report, spec, f"themes.{k}"))
               for k, (label, spec) in _labels(report, root, "themes", ("color",)).items()}
     bodies: dict[str, Body] = {}
     if "bodies" in root:
-        for k, (label, spec) in _labels(report, root, "bodies", ("un",)).items():
+        for k, (label, spec) in _labels(report, root, "bodies", ("un", "by")).items():
             un = spec.get("un", False)
             if not isinstance(un, bool):
                 report.add(_line_of(spec, "un"), f"bodies.{k}.un", "expected true or false")
-            bodies[k] = Body(k, label, bool(un))
+            by = _text(report, spec, "by", f"bodies.{k}.by") if "by" in spec else None
+            bodies[k] = Body(k, label, bool(un), by)
     raw_days = root.get("days")
     days: list[Day] = []
     if _expect(report, _line_of(root, "days"), "days", raw_days, list, "a list of days"):
         seen: dict[str, int | None] = {}
         for i, node in enumerate(raw_days):
             day = _parse_day(report, node, i, _line_of(raw_days, i), themes, bodies, seen,
-                             complete)
+                             complete, version)
             if day is not None:
                 days.append(day)
     report.raise_if_any()
-    version = str(root.get("version", ""))
     return Catalog(themes=themes, bodies=bodies, days=tuple(days), source=str(path),
-                   version=version)
+                   version=str(root.get("version", "")))

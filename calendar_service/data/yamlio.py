@@ -34,13 +34,14 @@ DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 DAYS_TOP_KEYS = ("version", "themes", "bodies", "days")
 DAY_KEYS = ("id", "date", "rule", "annex", "name", "official_name", "proclaimed_by", "resolution",
-            "since", "note", "themes", "sdgs", "url", "content", "years")
+            "proclaimed", "since", "observed_before_proclamation", "sources", "verified", "note",
+            "themes", "sdgs", "url", "content", "years")
 CONTENT_KEYS = ("summary", "why", "key_messages", "posts", "press_line", "hashtags", "card_line")
 YEAR_KEYS = ("theme", "key_messages", "url")
 OFFICES_TOP_KEYS = ("version", "offices")
 OFFICE_KEYS = ("id", "name", "state", "emails", "timezone", "language", "themes", "lead_days",
                "send_time", "signature", "cards")
-DAYS_VERSIONS = (1,)  # the layouts of days.yaml this release reads
+DAYS_VERSIONS = (1, 2)  # the layouts of days.yaml this release reads (2: sources, since, …)
 OFFICES_VERSIONS = (1,)
 FULL_CONTENT_COUNTS = {"key_messages": 3, "posts": 3}
 

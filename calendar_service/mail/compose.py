@@ -137,7 +137,7 @@ def item_context(due: DueReminder, lang: str) -> dict[str, Any]:
     return {
         "id": day.id,
         "name": day.name.get(lang),
-        "official_name": day.official_name.get(lang) if day.official_name else "",
+        "official_name": (day.official_name.only(lang) if day.official_name else None) or "",
         "date_text": format_day(occ.date, lang),
         "date_short": format_day(occ.date, lang, "day_month"),
         "date_iso": occ.date.isoformat(),
@@ -154,10 +154,11 @@ def item_context(due: DueReminder, lang: str) -> dict[str, Any]:
         "posts": [_post_with_tags(p, hashtags) for p in (content.posts if content else ())],
         "press_line": content.press_line if content else "",
         "hashtags": list(hashtags),
-        "url": (override.url if override and override.url else day.url) or "",
+        "url": day.link(lang, occ.date.year) or "",
         "year_theme": override.theme.get(lang) if override and override.theme else "",
         "proclaimed_by": body.label.get(lang) if body else "",
         "resolution": day.resolution or "",
+        "origin": day.origin(lang),
     }
 
 
@@ -187,8 +188,9 @@ def ics_bytes(items: Sequence[DueReminder], lang: str, domain: str, stamp: datet
             event.add("description", content.summary)
         if day.themes:
             event.add("categories", [t.label.get(lang) for t in day.themes])
-        if day.url:
-            event.add("url", day.url)
+        link = day.link(lang, occ.date.year)
+        if link:
+            event.add("url", link)
         event.add("transp", "TRANSPARENT")
         cal.add_component(event)
     return cal.to_ical()

@@ -88,7 +88,7 @@ def day_digests(catalog: Catalog, publication: Publication, renderer: Renderer) 
                  *(f"{t.id}={t.label.es}|{t.label.en}" for t in day.themes)]
         if day.proclaimed_by:
             b = day.proclaimed_by
-            parts.append(f"{b.id}={b.label.es}|{b.label.en}")
+            parts.append(f"{b.id}={b.label.es}|{b.label.en}|{b.agent('es')}|{b.agent('en')}")
         out[day.id] = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
     return out
 
@@ -210,7 +210,7 @@ def _event(occ: Occurrence, spec: FeedSpec, rev: Revision, publication: Publicat
     lang = spec.lang
     day, year = occ.day, occ.date.year
     override = day.override_for(year)
-    link = (override.url if override and override.url else None) or day.url
+    link = day.link(lang, year)
     page_url = publication.url(paths.day_page(lang, day.id))
     description = renderer.render(
         "feed/description.txt", day=day, lang=lang, year=year, override=override,

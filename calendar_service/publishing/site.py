@@ -151,7 +151,7 @@ def _day_view(day: Day, lang: str, when: date | None, publication: Publication,
         "day": day, "date": when, "override": override, "content": content,
         "content_lang": content_lang, "key_messages": key_messages, "km_lang": km_lang,
         "name": day.name.get(lang), "name_lang": lang if lang == "es" or day.name.en else "es",
-        "link": (override.url if override and override.url else None) or day.url,
+        "link": day.link(lang, when.year if when else None),
         "page": paths.day_page(lang, day.id),
         "page_url": publication.url(paths.day_page(lang, day.id)),
         "cards": [card_view(c, words, publication.url(c.path))
@@ -160,12 +160,12 @@ def _day_view(day: Day, lang: str, when: date | None, publication: Publication,
     }
 
 
-def _json_day(view: dict[str, Any], lang: str, start: date, end: date) -> dict[str, Any]:
+def _json_day(view: dict[str, Any], lang: str, start: date, end: date, w: Any) -> dict[str, Any]:
     day: Day = view["day"]
     override, content = view["override"], view["content"]
     out: dict[str, Any] = {
         "id": day.id, "name": view["name"],
-        "official_name": day.official_name.get(lang) if day.official_name else None,
+        "official_name": day.official_name.only(lang) if day.official_name else None,
         "annex": day.annex,
         "date": view["date"].isoformat() if view["date"] else None,
         "dates": [d.isoformat() for d in day_dates(day, start, end)],
@@ -173,7 +173,13 @@ def _json_day(view: dict[str, Any], lang: str, start: date, end: date) -> dict[s
         "sdgs": list(day.sdgs),
         "proclaimed_by": ({"id": day.proclaimed_by.id, "label": day.proclaimed_by.label.get(lang),
                            "un": day.proclaimed_by.un} if day.proclaimed_by else None),
-        "resolution": day.resolution, "since": day.since,
+        "resolution": day.resolution,
+        "proclaimed": day.proclaimed.iso if day.proclaimed else None, "since": day.since,
+        "observed_before_proclamation": day.observed_before_proclamation,
+        "origin": str(w.origin(day.origin(lang))) or None,
+        "sources": [{"url": s.url, "note": s.note.get(lang) if s.note else None}
+                    for s in day.sources],
+        "verified": day.verified.isoformat() if day.verified else None,
         "url": view["link"], "page": view["page_url"],
         "summary": content.summary if content else None,
         "year_theme": override.theme.get(lang) if override and override.theme else None,
@@ -388,7 +394,8 @@ def _pages(catalog: Catalog, lang: str, today: date, publication: Publication,
     if lang == "es":
         page(NOT_FOUND, "site/404.html")
     views.sort(key=lambda v: (v["date"] or date.max, v["day"].order))
-    return [_json_day(v, lang, start, end) for v in views]
+    w = renderer.words(lang)
+    return [_json_day(v, lang, start, end, w) for v in views]
 
 
 def prepare_site(catalog: Catalog, settings: Settings, *, today: date, now: datetime,
