@@ -189,7 +189,7 @@ def _parse_day(report: _Report, node: Any, i: int, line: int | None, themes: dic
     if not _expect(report, line, field, node, dict, "a mapping"):
         return None
     _check_keys(report, node, DAY_KEYS, field)
-    if version < 2:
+    if version == 1:
         for key in V2_KEYS:
             if key in node:
                 report.add(_line_of(node, key), f"{field}.{key}",
@@ -388,7 +388,10 @@ def load_days(path: Path | str, *, complete: bool = False) -> Catalog:
         report.raise_if_any()
     _check_keys(report, root, DAYS_TOP_KEYS, "")
     _check_version(report, root, DAYS_VERSIONS)
-    version = root.get("version", 1) if root.get("version", 1) in DAYS_VERSIONS else 2
+    # 0: a version this release does not read (already reported): no layout-specific errors
+    raw_version = root.get("version", 1)
+    version = raw_version if raw_version in DAYS_VERSIONS and not isinstance(raw_version, bool) \
+        else 0
     themes = {k: Theme(k, label, _color(report, spec, f"themes.{k}"))
               for k, (label, spec) in _labels(report, root, "themes", ("color",)).items()}
     bodies: dict[str, Body] = {}
