@@ -19,7 +19,8 @@ def card_problems(catalog: Catalog, offices: Sequence[Office], *, days_file: str
         day = catalog.day(spec.day_id)
         assert day is not None
         for what, message in layout(spec, probe=True).problems:
-            field = {"name": f"{'official_name' if day.official_name else 'name'}.{spec.lang}",
+            official = day.official_name.only(spec.lang) if day.official_name else None
+            field = {"name": f"{'official_name' if official else 'name'}.{spec.lang}",
                      "card_line": f"content.{spec.lang}.card_line",
                      "hashtag": f"content.{spec.lang}.hashtags[0]"}.get(what, what)
             line = day.field_lines.get(field, day.line)

@@ -71,7 +71,8 @@ class CardSpec:
 
 
 def public_name(day: Day, lang: str) -> str:
-    return (day.official_name or day.name).get(lang)
+    official = day.official_name.only(lang) if day.official_name else None
+    return official or day.name.get(lang)
 
 
 def date_text(day: Day, lang: str, year: int | None) -> str:
