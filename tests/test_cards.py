@@ -90,13 +90,20 @@ def test_a_theme_colour_that_is_not_hex_is_refused_with_its_line(tmp_path: Path)
 
 
 def test_a_card_shows_the_official_name_date_first_key_message_and_first_hashtag(shipped) -> None:  # type: ignore[no-untyped-def]
-    day = shipped.day("un-day-for-womens-rights-and-international-peace")
+    day = shipped.day("zero-discrimination-day")
     spec = card_spec(day, "es", "1080x1080")
-    assert spec.name == day.official_name.es
-    assert spec.date_text == "8 de marzo"
+    assert spec.name == day.official_name.es == "Día de la Cero Discriminación"
+    assert spec.date_text == "1 de marzo"
     assert spec.line == day.content["es"].key_messages[0] and not spec.line_given
-    assert spec.hashtag == day.content["es"].hashtags[0]
-    assert card_spec(day, "en", "1080x1080").date_text == "8 March"
+    assert card_spec(day, "en", "1080x1080").date_text == "1 March"
+    cancer = shipped.day("world-cancer-day")  # the only organiser hashtag the fact-check kept
+    assert card_spec(cancer, "en", "1080x1080").hashtag == "#WorldCancerDay"
+
+
+def test_a_card_never_shows_an_official_name_in_the_other_language(shipped) -> None:  # type: ignore[no-untyped-def]
+    day = shipped.day("holocaust-remembrance-day")  # official name known in English only
+    assert card_spec(day, "es", "1080x1080").name == day.name.es
+    assert card_spec(day, "en", "1080x1080").name == day.official_name.en
 
 
 def test_card_line_in_days_yaml_replaces_the_key_message(tmp_path: Path) -> None:
