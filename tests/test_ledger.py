@@ -30,6 +30,8 @@ def test_a_claim_is_exclusive_between_two_runs(db_url, mail_env) -> None:  # noq
     items = dues(mail_env)
     keys = [i.key for i in items]
     with Ledger(db_url) as one, Ledger(db_url) as two:
+        one.hold("run-1")
+        two.hold("run-2")
         one.register(items)
         two.register(items)  # registering twice changes nothing
         assert one.claim(keys, "run-1") == set(keys)
@@ -37,16 +39,34 @@ def test_a_claim_is_exclusive_between_two_runs(db_url, mail_env) -> None:  # noq
         assert set(two.statuses(keys).values()) == {CLAIMED}
 
 
-def test_a_stale_claim_is_reclaimable_after_the_timeout(db_url, mail_env) -> None:  # noqa: F811
+def test_a_live_run_s_claims_are_never_taken_however_old(db_url, mail_env) -> None:  # noqa: F811
+    """D3: a run waiting out an SMTP backoff longer than CLAIM_TIMEOUT keeps its claims."""
     items = dues(mail_env)
     keys = [i.key for i in items]
     clock = Clock()
-    with Ledger(db_url, claim_timeout=900, clock=clock) as led:
-        led.register(items)
-        assert led.claim(keys, "crashed") == set(keys)
-        clock.now += timedelta(seconds=899)
+    with Ledger(db_url, claim_timeout=60, clock=clock) as slow, \
+            Ledger(db_url, claim_timeout=60, clock=clock) as other:
+        slow.hold("slow")
+        other.hold("other")
+        slow.register(items)
+        assert slow.claim(keys, "slow") == set(keys)
+        clock.now += timedelta(days=1)  # never renewed, yet provably alive
+        assert other.claim(keys, "other") == set()
+        assert other.take(items, "other")[0] == set()
+        assert other.retire([], [], NOW) == 0
+
+
+def test_a_dead_run_s_claims_are_taken_at_once(db_url, mail_env) -> None:  # noqa: F811
+    """D2: the owner's lock died with it, so nobody waits for CLAIM_TIMEOUT."""
+    items = dues(mail_env)
+    keys = [i.key for i in items]
+    with Ledger(db_url, claim_timeout=900) as crashed, Ledger(db_url, claim_timeout=900) as led:
+        crashed.hold("crashed")
+        crashed.register(items)
+        assert crashed.claim(keys, "crashed") == set(keys)
+        led.hold("next")
         assert led.claim(keys, "next") == set()
-        clock.now += timedelta(seconds=2)
+        crashed.let_go("crashed")  # what the kernel or PostgreSQL does when the process dies
         assert led.claim(keys, "next") == set(keys)
         led.mark([Mark(tuple(keys), SENT, "<id@x>", "250 OK")], "crashed")  # too late: ignored
         assert set(led.statuses(keys).values()) == {CLAIMED}
@@ -55,27 +75,90 @@ def test_a_stale_claim_is_reclaimable_after_the_timeout(db_url, mail_env) -> Non
         assert led.claim(keys, "again") == set()  # sent is final
 
 
-def test_a_run_still_sending_keeps_its_claims_alive(db_url, mail_env) -> None:  # noqa: F811
-    """A slow relay: the run marks its first message after 800 s and is still sending the rest
-    at 1,000 s. Its other claims must not look abandoned to a second run."""
+def test_a_killed_process_s_claims_are_taken_at_once(tmp_path, mail_env) -> None:  # noqa: F811
+    """The lock file's flock dies with the process, however it dies (SIGKILL here)."""
+    import signal
+    import subprocess
+    import sys
+
+    db = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    items = dues(mail_env)
+    keys = [i.key for i in items]
+    with Ledger(db) as led:
+        led.register(items)
+    script = ("import sys, time; from calendar_service.mail.ledger import Ledger, rkey\n"
+              "led = Ledger(sys.argv[1]); led.hold('victim')\n"
+              "keys = [tuple(k.split('|')[:3]) + (int(k.split('|')[3]),) for k in sys.argv[2:]]\n"
+              "print(len(led.claim(keys, 'victim')), flush=True); time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script, db, *("|".join(map(str, k))
+                                                                for k in keys)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == str(len(keys))
+        with Ledger(db) as led:
+            led.hold("next")
+            assert led.claim(keys, "next") == set()  # alive: never taken
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+            assert led.claim(keys, "next") == set(keys)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+def test_a_claim_whose_owner_cannot_be_checked_is_taken_after_the_timeout(tmp_path, mail_env) -> None:  # noqa: F811
+    """A SQLite claim made on another host: the timeout is the last resort, and a run renews
+    its claims to keep them."""
+    from sqlalchemy import update
+
+    from calendar_service.mail.ledger import reminders
+
+    db = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
     items = dues(mail_env)
     keys = [i.key for i in items]
     clock = Clock()
-    with Ledger(db_url, claim_timeout=900, clock=clock) as led:
+    with Ledger(db, claim_timeout=900, clock=clock) as led:
         led.register(items)
-        assert led.claim(keys, "slow") == set(keys)
+        led.hold("elsewhere")
+        assert led.claim(keys, "elsewhere") == set(keys)
+        with led.engine.begin() as conn:
+            conn.execute(update(reminders).values(claim_host="another-host"))
+        led.let_go("elsewhere")
+        led.hold("next")
         clock.now += timedelta(seconds=800)
-        led.mark([Mark((keys[0],), SENT, "<a@x>", "250 OK")], "slow")
-        clock.now += timedelta(seconds=200)
-        assert led.claim(keys, "other") == set()
-        clock.now += timedelta(seconds=701)  # silent for longer than the timeout: now it is stale
-        assert led.claim(keys, "other") == set(keys[1:])
+        assert led.claim(keys, "next") == set()
+        clock.now += timedelta(seconds=101)
+        assert led.claim(keys, "next") == set(keys)
+
+
+def test_renewing_keeps_claims_past_the_timeout(tmp_path, mail_env) -> None:  # noqa: F811
+    from sqlalchemy import update
+
+    from calendar_service.mail.ledger import reminders
+
+    db = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    items = dues(mail_env)
+    keys = [i.key for i in items]
+    clock = Clock()
+    with Ledger(db, claim_timeout=900, clock=clock) as led:
+        led.register(items)
+        assert led.claim(keys, "far") == set(keys)
+        with led.engine.begin() as conn:
+            conn.execute(update(reminders).values(claim_host="another-host"))
+        clock.now += timedelta(seconds=800)
+        assert led.renew("far") == len(keys)
+        clock.now += timedelta(seconds=800)
+        assert led.claim(keys, "next") == set()
+        clock.now += timedelta(seconds=101)
+        assert led.claim(keys, "next") == set(keys)
 
 
 def test_take_registers_new_reminders_already_claimed_and_claims_known_ones(db_url, mail_env) -> None:  # noqa: F811
     items = dues(mail_env)
     keys = [i.key for i in items]
     with Ledger(db_url) as one, Ledger(db_url) as two:
+        one.hold("run-1")
+        two.hold("run-2")
         one.register(items[:1])
         got, others = one.take(items, "run-1")  # three new rows and one known pending row
         assert got == set(keys) and others == {}
@@ -94,6 +177,8 @@ def test_failed_rows_are_claimable_again_and_release_restores_pending(db_url, ma
     items = dues(mail_env)
     keys = [i.key for i in items]
     with Ledger(db_url) as led:
+        led.hold("a")
+        led.hold("b")
         led.register(items)
         led.claim(keys, "a")
         led.mark([Mark((keys[0],), FAILED, error="451 try later")], "a")

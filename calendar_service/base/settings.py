@@ -57,6 +57,7 @@ class Settings:
     smtp_retries: int = 3
     smtp_retry_delay: float = 2.0
     smtp_max_consecutive_failures: int = 10
+    smtp_rate: float | None = None  # messages a minute at most (unset: as fast as the relay takes)
     base_url: str = "http://localhost:8000"
     uid_domain: str = "calendar-service.conago.example"
     unsubscribe: str = "mailto:dias-internacionales@example.org?subject=baja"
@@ -117,12 +118,13 @@ def redact_url(url: str) -> str:
 _NUMERIC = {"smtp_timeout": float, "smtp_concurrency": int, "smtp_retries": int, "port": int,
             "sweep_minutes": int, "smtp_retry_delay": float, "claim_timeout": float,
             "send_batch": int, "smtp_max_consecutive_failures": int, "max_file_mb": float,
-            "read_timeout": float, "max_connections": int}
+            "read_timeout": float, "max_connections": int, "smtp_rate": float}
 # Beyond these a value is a typo (or an attack on the box), not a choice.
 _MAXIMUM = {"port": 65535, "max_file_mb": 1024, "read_timeout": 3600, "max_connections": 100_000,
             "smtp_concurrency": 1000, "send_batch": 100_000, "sweep_minutes": 1440,
             "smtp_retries": 100, "smtp_timeout": 3600, "smtp_retry_delay": 3600,
-            "claim_timeout": 7 * 86400, "smtp_max_consecutive_failures": 100_000}
+            "claim_timeout": 7 * 86400, "smtp_max_consecutive_failures": 100_000,
+            "smtp_rate": 100_000}
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
 
 
@@ -264,6 +266,13 @@ def _validate(s: Settings) -> None:
     if not EMAIL_RE.match(parseaddr(s.smtp_from)[1]):
         raise ConfigError(f"{ENV_PREFIX}SMTP_FROM: {s.smtp_from!r} has no valid e-mail address; "
                           "write it as 'Name <address@example.org>' (quote a name with commas)")
+    if s.claim_timeout < s.claim_timeout / 3 + s.smtp_timeout:
+        # A live run renews its claims every CLAIM_TIMEOUT/3, and one SMTP command may hold it
+        # up to SMTP_TIMEOUT: a shorter timeout would let another host take a live run's claims.
+        raise ConfigError(f"{ENV_PREFIX}CLAIM_TIMEOUT: {s.claim_timeout:g} seconds is too short: a "
+                          f"run renews its claims every CLAIM_TIMEOUT/3 and one SMTP command may "
+                          f"take {ENV_PREFIX}SMTP_TIMEOUT ({s.smtp_timeout:g} s); use at least "
+                          f"{1.5 * s.smtp_timeout:g} (default 900)")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"{ENV_PREFIX}LOG_LEVEL: use DEBUG, INFO, WARNING or ERROR")
     if not s.templates.is_dir():

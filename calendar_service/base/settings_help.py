@@ -59,6 +59,10 @@ HELP: dict[str, SettingHelp] = {
     "smtp_max_consecutive_failures": SettingHelp(
         "Temporary failures in a row, across all connections, after which the run stops sending: "
         "the rest stays pending for the next run, and the run exits 1 saying why."),
+    "smtp_rate": SettingHelp(
+        "Messages a minute at most, evenly spaced across all connections of a run, to stay within "
+        "what the relay allows (Microsoft 365: 30). Retries count too.",
+        "unset: as fast as the relay accepts"),
     "base_url": SettingHelp(
         "Public address of the site (with a path if it lives in a folder, e.g. "
         "`https://example.org/dias`): links in e-mails, feeds and the static build. Real sending "
@@ -78,7 +82,8 @@ HELP: dict[str, SettingHelp] = {
         "unset (one-click unsubscribe off)"),
     "claim_timeout": SettingHelp(
         "Seconds after which a claim of a run that stopped renewing it is taken over by another "
-        "run (the last resort across hosts)."),
+        "run: the last resort across hosts, for runs that cannot be proven alive or dead (claims "
+        "of a dead run are taken at once, of a live one never). At least 1.5 x `SMTP_TIMEOUT`."),
     "send_batch": SettingHelp("Offices registered and claimed per database transaction."),
     "host": SettingHelp("Address `serve` listens on.", option="serve --host"),
     "port": SettingHelp("Port `serve` listens on.", option="serve --port"),

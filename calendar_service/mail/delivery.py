@@ -26,6 +26,7 @@ from calendar_service.mail.compose import Outgoing
 from calendar_service.mail.ledger import FAILED, PERMANENT, SENT
 
 Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]  # monotonic seconds
 
 
 @dataclass(frozen=True)
@@ -164,16 +165,39 @@ class FailureStreak:
                 "(CALENDAR_SERVICE_SMTP_MAX_CONSECUTIVE_FAILURES)")
 
 
+class RateLimit:
+    """At most ``per_minute`` SMTP transactions a minute, evenly spaced and shared by every
+    connection of a run (relays such as Microsoft 365 refuse or throttle beyond their limit).
+    No burst: the n-th transaction starts no earlier than (n - 1) * 60 / per_minute seconds."""
+
+    def __init__(self, per_minute: float, clock: Clock, sleep: Sleep) -> None:
+        self.interval = 60.0 / per_minute
+        self.clock, self.sleep = clock, sleep
+        self.next: float | None = None
+
+    async def wait(self) -> None:
+        now = self.clock()
+        slot = now if self.next is None else max(now, self.next)
+        self.next = slot + self.interval  # taken before waiting: each connection gets its own
+        if slot > now:
+            await self.sleep(slot - now)
+
+
 class SMTPTransport:
     """SMTP through aiosmtplib. One transport serves one run: its failure streak is the run's."""
 
-    def __init__(self, settings: Settings, *, sleep: Sleep | None = None) -> None:
+    def __init__(self, settings: Settings, *, sleep: Sleep | None = None,
+                 clock: Clock | None = None) -> None:
+        import time
+
         self.config = SMTPConfig.from_settings(settings)
         self.concurrency = settings.smtp_concurrency
         self.retries = settings.smtp_retries
         self.retry_delay = settings.smtp_retry_delay
         self.streak = FailureStreak(settings.smtp_max_consecutive_failures)
         self.sleep: Sleep = sleep or asyncio.sleep
+        self.rate = (RateLimit(settings.smtp_rate, clock or time.monotonic, self.sleep)
+                     if settings.smtp_rate else None)
         self.description = f"SMTP {self.config.display}"
 
     def session(self, should_stop: Callable[[], bool] = lambda: False) -> SMTPSession:
@@ -227,6 +251,10 @@ class SMTPSession:
                 if self.smtp is None or not self.smtp.is_connected:
                     await self._drop()
                     await self._connect()
+                if self.t.rate is not None:
+                    await self.t.rate.wait()
+                    if self.should_stop():
+                        return Result(FAILED, error="stopped before sending")
                 errors, reply = await self.smtp.sendmail(msg.sender, list(msg.recipients), msg.data)
                 self.t.streak.succeeded()
                 refused = await self._retry_refused(msg, errors)
@@ -298,6 +326,8 @@ class SMTPSession:
                 if self.smtp is None or not self.smtp.is_connected:
                     await self._drop()
                     await self._connect()
+                if self.t.rate is not None:
+                    await self.t.rate.wait()
                 errors, _ = await self.smtp.sendmail(msg.sender, later, msg.data)
             except aiosmtplib.SMTPRecipientsRefused as exc:  # all of them, again
                 errors = {r.recipient: r for r in exc.recipients}
@@ -317,7 +347,8 @@ def _connection_error(exc: BaseException, where: str) -> str:
     return f"{where}: {type(exc).__name__}: {text}"
 
 
-def transport_for(settings: Settings, *, sleep: Sleep | None = None) -> Transport:
+def transport_for(settings: Settings, *, sleep: Sleep | None = None,
+                  clock: Clock | None = None) -> Transport:
     if settings.smtp_url:
-        return SMTPTransport(settings, sleep=sleep)
+        return SMTPTransport(settings, sleep=sleep, clock=clock)
     return OutboxTransport(settings.outbox)

@@ -3,10 +3,12 @@
 :func:`send_due` is the single entry point for ``send-due``, the ``daily`` cron job and the
 scheduler's sweep. Messages are generated per chunk of offices and handed to a bounded queue, so
 memory stays flat however many offices there are. Each chunk is registered and claimed in one
-transaction while the chunk before it is being sent, and results are marked as they arrive; on
-interruption (SIGTERM, Ctrl-C, a ``stop`` event, or a relay that keeps failing) the run stops
-feeding, lets in-flight messages finish, marks them, and gives back every claim it did not use,
-so nothing is lost. A hard kill leaves claims that go stale and are re-claimed later.
+transaction while the chunk before it is being sent. Each message's outcome is committed before
+its connection takes the next one, so a hard kill can only resend what was on the wire (at most
+one message per connection). On interruption (SIGTERM, Ctrl-C, a ``stop`` event, or a relay that
+keeps failing) the run stops feeding, lets in-flight messages finish, marks them, and gives back
+every claim it did not use, so nothing is lost. A hard kill leaves claims whose owner is provably
+dead: the next run takes them at once.
 """
 
 from __future__ import annotations
@@ -104,15 +106,18 @@ def _chunks(seq: Sequence[Batch], size: int, first: int) -> Iterator[Sequence[Ba
 def send_due(settings: Settings, catalog: Catalog, offices: Sequence[Office], now: datetime, *,
              dry_run: bool = False, transport: Transport | None = None,
              ledger: Ledger | None = None, sleep: Sleep | None = None,
+             clock: Callable[[], float] | None = None,
              stop: threading.Event | None = None,
              progress: Callable[[int, int], None] | None = None,
              handle_signals: bool = False) -> RunReport:
     """Send every reminder due at ``now`` (aware) exactly once; safe to call concurrently.
 
     ``transport`` defaults to SMTP when ``settings.smtp_url`` is set, else the outbox;
-    ``ledger`` defaults to ``settings.database_url``. ``stop`` (set from another thread, e.g. a
-    scheduler shutting down) or, with ``handle_signals``, SIGTERM/SIGINT end the run early
-    without losing anything. ``progress(done, total)`` is called as messages complete.
+    ``ledger`` defaults to ``settings.database_url``. ``sleep`` and ``clock`` (monotonic
+    seconds) replace the real ones for the SMTP backoff and rate cap in tests. ``stop`` (set
+    from another thread, e.g. a scheduler shutting down) or, with ``handle_signals``,
+    SIGTERM/SIGINT end the run early without losing anything. ``progress(done, total)`` is
+    called as messages complete.
     """
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
@@ -126,7 +131,7 @@ def send_due(settings: Settings, catalog: Catalog, offices: Sequence[Office], no
         if transport is None:
             from calendar_service.mail.delivery import transport_for
 
-            transport = transport_for(settings, sleep=sleep)
+            transport = transport_for(settings, sleep=sleep, clock=clock)
         run = _Run(settings, catalog, offices, now, led, transport, stop, progress)
         return asyncio.run(run.execute(handle_signals))
     finally:
@@ -191,22 +196,57 @@ class _Run:
         self.report = RunReport(as_of=now, transport=transport.description)
         self.thread_stop = stop
         self.progress = progress
-        self.marks: list[Mark] = []
         self.claimed: set[Key] = set()
         self.outcome: dict[Key, str] = {}  # what this run did with the keys it claimed
         self.seen: set[Key] = set()  # keys of the chunks claimed so far (ours or not)
         self.elsewhere: list[Key] = []  # seen, not ours, not final: busy or pending at the end
         self.stopping = False
+        self.broken = False  # the ledger failed: nothing more is sent
         self.retired = False
         self.done = 0
         self.total = 0
         self._db_thread: ThreadPoolExecutor | None = None
         self._db_calls: list[asyncio.Future[Any]] = []
+        self._marks: list[tuple[Mark, asyncio.Future[None]]] = []  # outcomes awaiting commit
+        self._marks_lock = threading.Lock()
 
     def _stop_requested(self) -> bool:
         if self.thread_stop is not None and self.thread_stop.is_set():
             self.stopping = True
         return self.stopping
+
+    def _lost(self, exc: BaseException) -> None:
+        """The ledger failed (its disk is full or read-only, the database went away, or the
+        run's own connection and so its lock are gone): stop sending at once, since nothing
+        may be sent that the ledger cannot record. Anything else is a bug: re-raised."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from calendar_service.base.settings import redact_url
+        from calendar_service.mail.ledger import LedgerLost
+
+        if isinstance(exc, LedgerLost):
+            why = f"{exc}; stopped sending at once: other runs take over this run's reminders"
+        elif isinstance(exc, (SQLAlchemyError, OSError)):
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
+            why = (f"ledger {redact_url(self.ledger.url)}: {reason}; stopped sending at once "
+                   "(nothing goes out that the ledger cannot record); the next run takes over")
+        else:
+            raise exc
+        if not self.report.stopped:
+            self.report.stopped = why
+            log.error("event=stopping reason=%r", why)
+        self.broken = True
+        self.stopping = True
+
+    def _try(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """A closing step on a ledger that already failed: tried, and skipped if it fails."""
+        if not self.broken:
+            return fn(*args)
+        try:
+            return fn(*args)
+        except Exception as exc:
+            self._lost(exc)
+            return None
 
     def _request_stop(self) -> None:
         if not self.stopping:
@@ -240,9 +280,14 @@ class _Run:
                     pass
         self._db_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
         try:
+            self.ledger.hold(self.token)  # before any claim: the proof this run is alive
+        except Exception as exc:
+            self._lost(exc)
+        try:
             await self._execute()
         finally:
             self._db_thread.shutdown(wait=True)
+            self.ledger.let_go(self.token)
             for sig in installed:
                 loop.remove_signal_handler(sig)
         return self.report
@@ -252,7 +297,7 @@ class _Run:
         from calendar_service.mail.reminders import due_reminders
 
         report, ledger = self.report, self.ledger
-        run_id = ledger.start_run(self.now)
+        run_id = None if self.broken else self._try(ledger.start_run, self.now)
         batches = due_reminders(self.catalog, self.offices, self.now)
         report.due = sum(len(b.items) for b in batches)
         self.total = len(batches)
@@ -262,10 +307,14 @@ class _Run:
         queue: asyncio.Queue[Outgoing | None] = asyncio.Queue(maxsize=4 * self.transport.concurrency)
         workers = [asyncio.create_task(self._worker(queue))
                    for _ in range(max(1, self.transport.concurrency))]
+        renewing = asyncio.create_task(self._renew())
         finished = False
         try:
-            await self._feed(batches, composer, queue, workers)
+            if not self.broken:
+                await self._feed(batches, composer, queue, workers)
             finished = True
+        except Exception as exc:
+            self._lost(exc)  # re-raised unless the ledger failed
         finally:
             if self.stopping or not finished or any(w.done() for w in workers):
                 # Drop what no connection has taken yet (its claims are released below) and
@@ -279,22 +328,26 @@ class _Run:
             for r in results:
                 if isinstance(r, BaseException):
                     log.error("event=worker-crashed error=%s", type(r).__name__)
-            self._retire(batches)
+            renewing.cancel()
+            if not self.broken:
+                self._retire(batches)
             failure = await self._db_settle()  # every claim and mark is in before the release
-            self._flush_marks(now=True)
-            ledger.release(self.token)
+            if failure is not None:
+                self._lost(failure)  # re-raised unless the ledger failed
+            if ledger.holds(self.token):  # else nothing to give back: the claims are free for all
+                self._try(ledger.release, self.token)
             # Chunks the run stopped before reaching are recorded as due all the same.
             unreached = [i for b in batches for i in b.items if i.key not in self.seen]
             if unreached:
-                ledger.register(unreached, ledger.unsubscribed_ids())
+                self._try(lambda: ledger.register(unreached, ledger.unsubscribed_ids()))
             todo = self.elsewhere + [i.key for i in unreached]
-            after = ledger.statuses(todo) if todo else {}
+            after = (self._try(ledger.statuses, todo) if todo else None) or {}
             self._summarise(batches, after)
             report.interrupted = self.stopping
-            ledger.finish_run(run_id, sent=report.sent, failed=report.failed + report.permanent,
-                              pending=report.pending, messages=report.messages, ok=report.ok)
-        if failure is not None:
-            raise failure
+            if run_id is not None:
+                self._try(lambda: ledger.finish_run(
+                    run_id, sent=report.sent, failed=report.failed + report.permanent,
+                    pending=report.pending, messages=report.messages, ok=report.ok))
 
     async def _feed(self, batches: Sequence[Batch], composer: Any,
                     queue: asyncio.Queue[Outgoing | None], workers: list[asyncio.Task[None]]
@@ -330,7 +383,19 @@ class _Run:
             if taking is None and chunk:
                 taking = self._db(self.ledger.take, _items(chunk), self.token)
             self._retire(batches)
-            self._flush_marks()
+
+    async def _renew(self) -> None:
+        """Every CLAIM_TIMEOUT/3, show the run is still at work (a last resort for the runs
+        that cannot prove it otherwise: another host on SQLite). Independent of the relay: a
+        long SMTP backoff never lets the claims look abandoned."""
+        every = max(self.ledger.claim_timeout.total_seconds() / 3, 0.001)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self._db(self.ledger.renew, self.token)
+            except Exception as exc:
+                self._lost(exc)
+                return
 
     def _retire(self, batches: Sequence[Batch]) -> None:
         """Once per run. Rows that can no longer go out are other keys than the due ones, so
@@ -364,23 +429,26 @@ class _Run:
 
                     log.exception("event=send-crashed")
                     result = Result(FAILED, error=f"{type(exc).__name__}: {exc}", fatal=True)
-                self._record(msg, result)
                 if result.fatal:
                     if not self.report.stopped:
                         self.report.stopped = result.stop_reason or result.error or result.status
                         log.error("event=stopping reason=%r", self.report.stopped)
                     self.stopping = True
-                if len(self.marks) >= _MARK_EVERY:
-                    self._flush_marks()
+                # Committed before this connection takes another message: a kill can only
+                # resend the one message each connection has on the wire.
+                try:
+                    await self._record(msg, result)
+                except Exception as exc:
+                    self._lost(exc)  # re-raised (a bug) unless the ledger failed
         finally:
             await session.close()
 
-    def _record(self, msg: Outgoing, result: Result) -> None:
+    async def _record(self, msg: Outgoing, result: Result) -> None:
         from calendar_service.mail.ledger import SENT, Mark
 
-        self.marks.append(Mark(keys=msg.keys, status=result.status, message_id=msg.message_id,
-                               reply=result.reply, refused=result.refused or None,
-                               error=result.error))
+        mark = Mark(keys=msg.keys, status=result.status, message_id=msg.message_id,
+                    reply=result.reply, refused=result.refused or None, error=result.error)
+        await self._commit(mark)
         for key in msg.keys:
             self.outcome[key] = result.status
         if result.status == SENT:
@@ -396,15 +464,27 @@ class _Run:
             log.warning("event=%s %s error=%r", result.status, _fields(msg), result.error)
         self._advance()
 
-    def _flush_marks(self, *, now: bool = False) -> None:
-        """Write the outcomes gathered so far: in the database thread, or ``now`` in this one."""
-        marks, self.marks = self.marks, []
-        if not marks:
-            return
-        if now:
-            self.ledger.mark(marks, self.token)
-        else:
-            self._db(self.ledger.mark, marks, self.token)
+    async def _commit(self, mark: Mark) -> None:
+        """Commit one outcome; returns once it is in the ledger. Outcomes that arrive while the
+        database thread is busy (a claim, another commit) go together in its next transaction
+        (a group commit): each still waits for its own, so none is ever lost to a kill."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        with self._marks_lock:
+            self._marks.append((mark, done))
+            first = len(self._marks) == 1
+        if first:
+            self._db(self._write_marks).add_done_callback(_settle_marks)
+        await done
+
+    def _write_marks(self) -> tuple[list[tuple[Mark, asyncio.Future[None]]], BaseException | None]:
+        """In the database thread: every outcome waiting right now, in one transaction."""
+        with self._marks_lock:
+            batch, self._marks = self._marks, []
+        try:
+            self.ledger.mark([m for m, _ in batch], self.token)
+        except Exception as exc:
+            return batch, exc
+        return batch, None
 
     def _count_settled(self, status: str | None) -> bool:
         """Count a reminder an earlier run settled for good; False when it is still open."""
@@ -464,7 +544,14 @@ class _Run:
                     r.undelivered.append(("not-attempted", key))
 
 
-_MARK_EVERY = 64  # outcomes written per database transaction while sending
+def _settle_marks(call: asyncio.Future[Any]) -> None:
+    batch, error = call.result()
+    for _, done in batch:
+        if not done.done():
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
 
 
 def _items(chunk: Sequence[Batch] | None) -> list[Any]:

@@ -1,5 +1,6 @@
 """The ledger: one row per reminder, claimed before sending and marked after (see ``store``)."""
 
+from calendar_service.mail.ledger.owners import LedgerLost  # noqa: F401
 from calendar_service.mail.ledger.records import (  # noqa: F401
     Entry,
     Mark,

@@ -83,6 +83,8 @@ reminders = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("claim_token", String(64)),
     Column("claimed_at", UTCDateTime),
+    Column("claim_host", String(200)),  # who holds the claim: host and process (see owners.py)
+    Column("claim_pid", Integer),
     Column("message_id", String(200)),
     Column("reply", Text),  # the SMTP server's reply, or the outbox file
     Column("refused", Text),  # JSON {address: reply} of recipients the server refused

@@ -4,13 +4,14 @@ and marked after, so reruns, crashes and concurrent runs never send twice or los
 SQLAlchemy Core on a SQLite file by default, PostgreSQL (psycopg 3) for several hosts.
 
 Claiming is one atomic UPDATE: a row is claimable when it is ``pending`` or ``failed``, or
-``claimed`` by a run that has been silent for longer than the claim timeout (it crashed or was
-killed between claim and mark). Marking is conditional on the run's claim token. The trade-off on
-a crash *after* the SMTP server accepted a message but *before* the mark: the row is re-claimed
-once stale and sent again (at-least-once). We prefer that to at-most-once (losing a reminder)
-because the resend carries the same Message-ID, which the outbox (same file name) and most mail
-stores de-duplicate. The window is the time until a run's outcomes are written (every 64 messages
-and at the end of each chunk), so a hard kill may resend up to that many.
+``claimed`` by a run that is provably dead (its lock died with it: see ``owners``), or by a run
+that cannot be checked and has not renewed its claims for longer than the claim timeout. A live
+run's claims are never taken. Marking is conditional on the run's claim token, and each message's
+outcome is committed as soon as the relay answers, before its connection takes another message.
+The trade-off on a crash *after* the SMTP server accepted a message but *before* that commit: the
+row is claimed again and the message sent again (at-least-once), at most one message per
+connection. We prefer that to at-most-once (losing a reminder); the resend carries the same
+Message-ID.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -31,6 +33,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Connection
@@ -41,6 +44,18 @@ from calendar_service.base.settings import redact_url
 if TYPE_CHECKING:
     from calendar_service.data.model import Office
     from calendar_service.mail.reminders import Batch, DueReminder
+from calendar_service.mail.ledger.owners import (
+    ALIVE,
+    DEAD,
+    HOST,
+    FileOwner,
+    LedgerLost,
+    Owner,
+    PgOwner,
+    file_liveness,
+    owner_folder,
+    pg_liveness,
+)
 from calendar_service.mail.ledger.records import (
     Entry,
     Mark,
@@ -82,16 +97,83 @@ class Ledger:
         self.url = url
         self.claim_timeout = timedelta(seconds=claim_timeout)
         self.clock = clock
+        self._owners: dict[str, Owner] = {}
+        self._dead: set[str] = set()  # owners proven dead stay dead: no need to ask again
+        self.folder = Path()
+        self.namespace = ""
         with database_errors(url):
             self.engine = open_engine(url)
             self.upgraded = ensure(self.engine, upgrade=upgrade, clock=clock)
+            if self.engine.dialect.name == "postgresql":
+                with self.engine.connect() as conn:
+                    self.namespace = f"{conn.execute(text('SELECT current_schema()')).scalar()}"
+                    conn.rollback()
+            else:
+                self.folder = owner_folder(self.engine.url.database or "")
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> Ledger:
         return cls(settings.database_url, claim_timeout=settings.claim_timeout, **kwargs)
 
     def close(self) -> None:
+        for token in list(self._owners):
+            self.let_go(token)
         self.engine.dispose()
+
+    # -- owners ---------------------------------------------------------------------------------
+
+    def hold(self, token: str) -> None:
+        """Take the lock that proves run ``token`` alive (before it claims anything); it dies
+        with the process, or with the run's own connection on PostgreSQL."""
+        if token in self._owners:
+            return
+        if self.engine.dialect.name == "postgresql":
+            self._owners[token] = PgOwner(self.engine, self.namespace, token)
+        else:
+            self._owners[token] = FileOwner(self.folder, token)
+
+    def let_go(self, token: str) -> None:
+        """Drop run ``token``'s lock (after releasing its claims: any left would be taken)."""
+        owner = self._owners.pop(token, None)
+        if owner is not None:
+            owner.close()
+
+    def holds(self, token: str) -> bool:
+        """Whether this run still holds its lock (False once its connection was lost)."""
+        owner = self._owners.get(token)
+        return owner is not None and not owner.lost
+
+    def _liveness(self, conn: Connection) -> tuple[list[str], list[str]]:
+        """The owners of claimed rows, other than this ledger's own runs: (dead, unknown).
+        Alive ones are left out: their claims are never taken."""
+        t = reminders
+        rows = conn.execute(select(t.c.claim_token, t.c.claim_host, func.max(t.c.claim_pid))
+                            .where(t.c.status == CLAIMED)
+                            .group_by(t.c.claim_token, t.c.claim_host)).all()
+        dead: list[str] = []
+        unknown: list[str] = []
+        ask: list[str] = []
+        for token, host, pid in rows:
+            if token is None or token in self._owners:
+                continue
+            if host is None:  # claimed before owners were recorded: only the timeout can tell
+                unknown.append(token)
+            elif token in self._dead:
+                dead.append(token)
+            elif self.engine.dialect.name == "postgresql":
+                ask.append(token)
+            else:
+                state = file_liveness(self.folder, token, host, pid)
+                if state == DEAD:
+                    dead.append(token)
+                elif state != ALIVE:
+                    unknown.append(token)
+        if ask:
+            for token, state in pg_liveness(conn, self.namespace, ask).items():
+                if state == DEAD:
+                    dead.append(token)
+        self._dead.update(dead)
+        return dead, unknown
 
     def __enter__(self) -> Ledger:
         return self
@@ -100,9 +182,25 @@ class Ledger:
         self.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
-            yield conn
+    def _tx(self, token: str | None = None) -> Iterator[Connection]:
+        """A transaction; for a run that holds its lock on its own connection, on that one."""
+        owner = self._owners.get(token) if token is not None else None
+        own = owner.check() if owner is not None else None
+        if own is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            with own.begin():
+                yield own
+        except DBAPIError as exc:
+            if exc.connection_invalidated or own.invalidated:
+                owner.lost = True
+                raise LedgerLost(f"the run's ledger connection was lost: "
+                                 f"{str(exc.orig).splitlines()[0] if exc.orig else exc}") from None
+            raise
 
     # -- the run's steps ----------------------------------------------------------------------
 
@@ -135,10 +233,19 @@ class Ledger:
         raise ConfigError(f"ledger database {redact_url(self.url)}: only SQLite and PostgreSQL "
                           "are supported")
 
-    def _claimable(self, now: datetime) -> Any:
+    def _claimable(self, now: datetime, dead: Sequence[str] = (),
+                   unknown: Sequence[str] = ()) -> Any:
+        """Pending or failed rows; claims of dead runs; claims of runs that cannot be checked
+        and stopped renewing them (or that predate owner records). Never a live run's claim."""
+        t = reminders
         stale = now - self.claim_timeout
-        return or_(reminders.c.status.in_((PENDING, FAILED)),
-                   and_(reminders.c.status == CLAIMED, reminders.c.claimed_at < stale))
+        conds = [t.c.status.in_((PENDING, FAILED))]
+        if dead:
+            conds.append(and_(t.c.status == CLAIMED, t.c.claim_token.in_(list(dead))))
+        old = [t.c.claim_token.is_(None)] + ([t.c.claim_token.in_(list(unknown))] if unknown
+                                             else [])
+        conds.append(and_(t.c.status == CLAIMED, t.c.claimed_at < stale, or_(*old)))
+        return or_(*conds)
 
     @staticmethod
     def _subscribed() -> Any:
@@ -152,21 +259,23 @@ class Ledger:
         if not keys:
             return set()
         now = self.clock()
-        with self._tx() as conn:
+        with self._tx(token) as conn:
             return self._claim(conn, keys, token, now)
 
     def _claim(self, conn: Connection, keys: Iterable[Key], token: str, now: datetime) -> set[Key]:
         t = reminders
         wanted = sorted(rkey(k) for k in keys)
         got: set[Key] = set()
+        dead, unknown = self._liveness(conn)
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
             # SKIP LOCKED (PostgreSQL): rows another run is claiming right now are its.
-            ids = (select(t.c.id).where(t.c.rkey.in_(chunk), self._claimable(now),
-                                        self._subscribed())
+            claimable = self._claimable(now, dead, unknown)
+            ids = (select(t.c.id).where(t.c.rkey.in_(chunk), claimable, self._subscribed())
                    .order_by(t.c.id).with_for_update(skip_locked=True))
-            stmt = (update(t).where(t.c.id.in_(ids.scalar_subquery()), self._claimable(now))
+            stmt = (update(t).where(t.c.id.in_(ids.scalar_subquery()), claimable)
                     .values(status=CLAIMED, claim_token=token, claimed_at=now,
+                            claim_host=HOST, claim_pid=os.getpid(),
                             attempts=t.c.attempts + 1, updated_at=now)
                     .returning(t.c.office_id, t.c.day_id, t.c.occurrence_date, t.c.lead))
             for office_id, day_id, when, lead in conn.execute(stmt):
@@ -189,15 +298,16 @@ class Ledger:
         by_rkey = {rkey(d.key): d for d in dues}
         got: set[Key] = set()
         others: dict[Key, str] = {}
-        with self._tx() as conn:
+        with self._tx(token) as conn:
             skip = {o for (o,) in conn.execute(select(unsubscriptions.c.office_id))}
             rows = [{"rkey": rk, "office_id": d.key[0], "day_id": d.key[1],
                      "occurrence_date": d.occurrence.date, "lead": d.lead,
                      "scheduled_at": d.scheduled, "created_at": now, "updated_at": now,
                      **({"status": UNSUBSCRIBED, "attempts": 0, "claim_token": None,
-                         "claimed_at": None} if d.key[0] in skip else
+                         "claimed_at": None, "claim_host": None, "claim_pid": None}
+                        if d.key[0] in skip else
                         {"status": CLAIMED, "attempts": 1, "claim_token": token,
-                         "claimed_at": now})}
+                         "claimed_at": now, "claim_host": HOST, "claim_pid": os.getpid()})}
                     for rk, d in sorted(by_rkey.items())]  # one key order for all: no deadlock
             insert = self._insert(reminders).returning(t.c.rkey)
             inserted: set[Key] = set()
@@ -215,32 +325,36 @@ class Ledger:
                 others.update(self._statuses(conn, [k for k in known if k not in got]))
         return got, others
 
-    def mark(self, marks: Sequence[Mark], token: str) -> None:
-        """Record outcomes; only rows this run still holds are changed."""
+    def mark(self, marks: Sequence[Mark], token: str) -> int:
+        """Record outcomes in one transaction; only rows this run still holds are changed.
+        Returns how many rows changed."""
         if not marks:
-            return
+            return 0
         now = self.clock()
         # One parameter set per message (its keys in an IN list), not one per reminder:
         # the per-row cost of executemany is in Python, so this is several times cheaper.
         by_size: dict[int, list[dict[str, Any]]] = {}
         for m in marks:
-            params = {"b_token": token, "b_status": m.status, "b_mid": m.message_id,
-                      "b_reply": _clip(m.reply),
-                      "b_refused": json.dumps(m.refused, ensure_ascii=False) if m.refused else None,
-                      "b_error": _clip(m.error), "b_now": now,
-                      "b_sent": now if m.status == SENT else None}
-            for n, k in enumerate(m.keys):
-                params[f"b_k{n}"] = rkey(k)
             if m.keys:
-                by_size.setdefault(len(m.keys), []).append(params)
-        with self._tx() as conn:
+                by_size.setdefault(len(m.keys), []).append(_mark_params(m, token, now))
+        changed = 0
+        with self._tx(token) as conn:
             for size, params_list in by_size.items():
-                conn.execute(_mark_statement(size), params_list)
-            # A heartbeat for the rows this run still holds: a chunk that takes longer than the
-            # claim timeout (a slow relay) must not look abandoned and be sent again by another run.
-            conn.execute(update(reminders)
-                         .where(reminders.c.claim_token == token, reminders.c.status == CLAIMED)
-                         .values(claimed_at=now))
+                if len(params_list) == 1:  # rowcount is only reliable for one statement
+                    changed += conn.execute(_mark_statement(size), params_list[0]).rowcount or 0
+                else:
+                    conn.execute(_mark_statement(size), params_list)
+        return changed
+
+    def renew(self, token: str) -> int:
+        """Show run ``token`` is still at work: its claims' time is now. Returns how many it
+        still holds. Runs do this every CLAIM_TIMEOUT/3, for runs that cannot be proven alive."""
+        now = self.clock()
+        with self._tx(token) as conn:
+            return conn.execute(update(reminders)
+                                .where(reminders.c.claim_token == token,
+                                       reminders.c.status == CLAIMED)
+                                .values(claimed_at=now)).rowcount or 0
 
     def release(self, token: str, keys: Sequence[Key] | None = None) -> int:
         """Give back claims of this run that were never sent (interrupted): they stay pending."""
@@ -249,9 +363,9 @@ class Ledger:
         stmt = update(t).where(t.c.claim_token == token, t.c.status == CLAIMED)
         if keys is not None:
             stmt = stmt.where(t.c.rkey.in_([rkey(k) for k in keys]))
-        stmt = stmt.values(status=PENDING, claim_token=None, claimed_at=None, updated_at=now,
-                           attempts=t.c.attempts - 1)
-        with self._tx() as conn:
+        stmt = stmt.values(status=PENDING, claim_token=None, claimed_at=None, claim_host=None,
+                           claim_pid=None, updated_at=now, attempts=t.c.attempts - 1)
+        with self._tx(token) as conn:
             return conn.execute(stmt).rowcount or 0
 
     def retire(self, batches: Sequence[Batch], offices: Sequence[Office], now: datetime,
@@ -267,10 +381,11 @@ class Ledger:
                     for b in batches for i in b.items}
         t = reminders
         clock = self.clock()
-        with self.engine.connect() as conn:
+        with self._tx() as conn:
+            dead, unknown = self._liveness(conn)
             rows = conn.execute(select(t.c.rkey, t.c.office_id, t.c.day_id, t.c.occurrence_date,
-                                       t.c.lead).where(self._claimable(clock))).all()
-            conn.rollback()
+                                       t.c.lead).where(self._claimable(clock, dead, unknown))
+                                ).all()
         expired, unsubscribed, superseded = [], [], []
         for key, office_id, day_id, when, lead in rows:
             if when < today.get(office_id, fallback):
@@ -286,9 +401,9 @@ class Ledger:
                 for start in range(0, len(keys), 500):
                     changed += conn.execute(
                         update(t).where(t.c.rkey.in_(keys[start:start + 500]),
-                                        self._claimable(clock))
+                                        self._claimable(clock, dead, unknown))
                         .values(status=status, updated_at=clock, claim_token=None,
-                                claimed_at=None)).rowcount or 0
+                                claimed_at=None, claim_host=None, claim_pid=None)).rowcount or 0
         return changed
 
     def statuses(self, keys: Sequence[Key]) -> dict[Key, str]:
@@ -444,7 +559,18 @@ def _mark_statement(size: int) -> Any:
             .values(status=bindparam("b_status"), message_id=bindparam("b_mid"),
                     reply=bindparam("b_reply"), refused=bindparam("b_refused"),
                     error=bindparam("b_error"), updated_at=bindparam("b_now"),
-                    sent_at=bindparam("b_sent"), claim_token=None, claimed_at=None))
+                    sent_at=bindparam("b_sent"), claim_token=None, claimed_at=None,
+                    claim_host=None, claim_pid=None))
+
+
+def _mark_params(m: Mark, token: str, now: datetime) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "b_token": token, "b_status": m.status, "b_mid": m.message_id, "b_reply": _clip(m.reply),
+        "b_refused": json.dumps(m.refused, ensure_ascii=False) if m.refused else None,
+        "b_error": _clip(m.error), "b_now": now, "b_sent": now if m.status == SENT else None}
+    for n, k in enumerate(m.keys):
+        params[f"b_k{n}"] = rkey(k)
+    return params
 
 
 def _clip(text: str | None, limit: int = 2000) -> str | None:
