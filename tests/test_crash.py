@@ -161,7 +161,7 @@ def test_a_full_disk_stops_sending_at_once_and_the_next_run_delivers_the_rest(
                               capture_output=True, text=True, timeout=120,
                               preexec_fn=_file_size_limit(150_000))
         assert full.returncode == 1, full.stderr
-        assert "stopped early: ledger sqlite:///" in full.stderr
+        assert "se detuvo antes de terminar: ledger sqlite:///" in full.stderr
         assert "nothing goes out that the ledger cannot record" in full.stderr
         assert "Traceback" not in full.stderr
         assert len(relay.messages) < 300
