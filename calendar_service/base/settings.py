@@ -41,7 +41,7 @@ def default_data_dir(environ: Mapping[str, str]) -> Path:
 
 @dataclass(frozen=True)
 class Settings:
-    """Every knob, documented in the README's Configuration table (keep them in sync)."""
+    """Every knob, documented in settings_help.py (the docs' configuration reference)."""
 
     days: Path
     offices: Path

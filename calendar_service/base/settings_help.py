@@ -37,10 +37,12 @@ HELP: dict[str, SettingHelp] = {
         "cards that changed. Safe to delete or to share between data folders.",
         "`DATA_DIR/cache/cards`"),
     "database_url": SettingHelp(
-        "The ledger. `postgresql://user@host/db` (psycopg 3) to share it between hosts. A password "
-        "in it is never printed.", "`sqlite:///DATA_DIR/ledger.sqlite3`"),
+        "The ledger. `postgresql://user@host/db` (psycopg 3) to share it between hosts; any other "
+        "kind (`mysql://`, …) is refused with exit 2. A password in it is never printed.", "`sqlite:///DATA_DIR/ledger.sqlite3`"),
     "smtp_url": SettingHelp(
-        "The mail relay: `smtp://host:port` (plain; loopback relays), "
+        "The mail relay: `smtp://host:port` (plain, without a password: a user and password over "
+        "plain `smtp://` are refused unless the relay is on this machine, `localhost` or "
+        "`127.0.0.1`), "
         "`smtp+starttls://user:pass@host:587` (STARTTLS required), `smtps://user:pass@host:465` "
         "(implicit TLS). Percent-encode special characters of the password; it is never printed, "
         "logged or stored.", "unset: `.eml` files are written to `DATA_DIR/outbox`"),
@@ -57,7 +59,9 @@ HELP: dict[str, SettingHelp] = {
     "smtp_retry_delay": SettingHelp(
         "Seconds before the first retry; doubles each time (2, 4, 8)."),
     "smtp_max_consecutive_failures": SettingHelp(
-        "Temporary failures in a row, across all connections, after which the run stops sending: "
+        "Temporary failures in a row (4xx replies, dropped connections, timeouts; retries count, "
+        "any delivered message resets the count), across all connections, after which the run "
+        "stops sending: "
         "the rest stays pending for the next run, and the run exits 1 saying why."),
     "smtp_rate": SettingHelp(
         "Messages a minute at most, evenly spaced across all connections of a run, to stay within "
@@ -67,24 +71,34 @@ HELP: dict[str, SettingHelp] = {
         "Public address of the site (with a path if it lives in a folder, e.g. "
         "`https://example.org/dias`): links in e-mails, feeds and the static build. Real sending "
         "refuses a loopback one; the pages `serve` answers link to the address they were "
-        "requested on instead."),
+        "requested on instead, so any port or proxy works."),
     "uid_domain": SettingHelp(
         "Right-hand side of every event UID. Never change it once people subscribe: every event "
         "would appear twice."),
     "unsubscribe": SettingHelp(
-        "Unsubscribe address shown in every reminder and in `List-Unsubscribe`."),
+        "Unsubscribe address shown in every reminder and in `List-Unsubscribe` (always, with or "
+        "without one-click)."),
     "unsubscribe_url": SettingHelp(
         "One-click (RFC 8058) unsubscribe URL per office (`{office}` is its id; `?t=TOKEN` is "
-        "appended); used only when it is `https://` and `SECRET` is set."),
+        "appended); used, with `List-Unsubscribe-Post`, only when it is `https://` and `SECRET` "
+        "is set. `serve` answers it (see *Unsubscribing* in the e-mail reminders page)."),
     "secret": SettingHelp(
         "At least 16 random characters that sign each office's unsubscribe link; give `serve` "
-        "and every sending host the same one. Never printed or logged.",
+        "and every sending host the same one, e.g. from "
+        "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`. Never printed or "
+        "logged. Changing it invalidates the links in reminders already sent (the mailto still "
+        "works).",
         "unset (one-click unsubscribe off)"),
     "claim_timeout": SettingHelp(
         "Seconds after which a claim of a run that stopped renewing it is taken over by another "
-        "run: the last resort across hosts, for runs that cannot be proven alive or dead (claims "
-        "of a dead run are taken at once, of a live one never). At least 1.5 x `SMTP_TIMEOUT`."),
-    "send_batch": SettingHelp("Offices registered and claimed per database transaction."),
+        "run: the last resort, for runs that cannot be proven alive or dead (a SQLite ledger shared "
+        "across hosts, rows claimed before the ledger recorded owners; claims "
+        "of a dead run are taken at once, of a live one never). At least 1.5 x `SMTP_TIMEOUT`: a "
+        "run renews its claims every `CLAIM_TIMEOUT`/3 and one SMTP command may hold it up that "
+        "long; a shorter value is refused (exit 2)."),
+    "send_batch": SettingHelp(
+        "Offices registered and claimed per database transaction (the first transactions of a "
+        "run take fewer, so sending starts at once)."),
     "host": SettingHelp("Address `serve` listens on.", option="serve --host"),
     "port": SettingHelp("Port `serve` listens on.", option="serve --port"),
     "sweep_minutes": SettingHelp(
@@ -103,8 +117,7 @@ HELP: dict[str, SettingHelp] = {
         "Seconds allowed to read one data file (a file on a mount that stopped answering is "
         "refused instead of hanging `check`, `daily` or a reload of `serve`)."),
     "max_connections": SettingHelp(
-        "HTTP connections `serve` handles at once; requests beyond it get 503. See *Limits* "
-        "for the other HTTP limits."),
+        "HTTP connections `serve` handles at once; requests beyond it get 503."),
 }
 
 # Variables read outside Settings.

@@ -65,7 +65,8 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     if source is None:
         raise ConfigError(f"the ledger is on {redact_url(url).split(':', 1)[0]}, not in a SQLite "
                           "file: back it up with pg_dump, e.g. pg_dump --format=custom "
-                          f"--file {args.file} '{redact_url(url)}' (see the README)")
+                          f"--file {args.file} '{redact_url(url)}' (see docs/operations.md, "
+                          "«Upgrades and backups»)")
     target = Path(args.file).expanduser()
     copy_sqlite(source, target, overwrite=args.force)
     print(f"copied the ledger {source} to {target}")

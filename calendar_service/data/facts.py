@@ -14,7 +14,7 @@ from typing import Any
 from calendar_service.data.model import Day
 from calendar_service.data.yamlio import _line_of, _Report
 
-# Every accepted form of a decision's symbol, with an example (the README lists the same).
+# Every accepted form of a decision's symbol, with an example (docs/data-files.md lists the same).
 SYMBOL_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("A/RES/47/193", re.compile(r"^A/RES/\d{2,3}/\d{1,3}$")),
     ("A/RES/423 (V)", re.compile(r"^A/RES/\d{1,4} \([IVXLC]+\)$")),
@@ -46,7 +46,7 @@ def symbol_problem(symbol: str) -> str | None:
         return None
     examples = "; ".join(e for e, _ in SYMBOL_PATTERNS)
     return (f"{symbol!r} is not a known decision symbol; write it as the body does, e.g. "
-            f"{examples} (see the README, «Data files»)")
+            f"{examples} (see docs/data-files.md)")
 
 
 def check_facts(report: _Report, node: dict[str, Any], day: Day, field: str) -> None:
