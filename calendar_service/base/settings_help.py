@@ -81,7 +81,7 @@ HELP: dict[str, SettingHelp] = {
     "unsubscribe_url": SettingHelp(
         "One-click (RFC 8058) unsubscribe URL per office (`{office}` is its id; `?t=TOKEN` is "
         "appended); used, with `List-Unsubscribe-Post`, only when it is `https://` and `SECRET` "
-        "is set. `serve` answers it (see *Unsubscribing* in the e-mail reminders page)."),
+        "is set. `serve` answers it (see [Unsubscribing](../reminders.md#unsubscribing))."),
     "secret": SettingHelp(
         "At least 16 random characters that sign each office's unsubscribe link; give `serve` "
         "and every sending host the same one, e.g. from "
