@@ -131,10 +131,9 @@ def test_the_fact_sheet_is_sorted_by_day_and_quotes_https_or_read_sources(catalo
         assert r["quote"].strip() and r["source_url"].startswith(("https://", "http://")), r
 
 
-# Agency days whose primary text the fact-check could not read over https (see CHANGELOG):
-# their sources are copies or secondary pages, each with a note saying so.
-WITHOUT_HTTPS_PRIMARY = {"international-mother-language-day", "world-poetry-day",
-                         "world-day-against-child-labour"}
+# Agency days whose primary text the fact-check could not read over https (see
+# tests/data/FACTS-GAPS.md): their sources are copies or secondary pages, each with a note saying so.
+WITHOUT_HTTPS_PRIMARY = {"world-poetry-day"}
 
 
 def test_every_day_is_verified_and_every_un_day_has_a_primary_source(catalog) -> None:  # type: ignore[no-untyped-def]
