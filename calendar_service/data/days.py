@@ -53,6 +53,7 @@ from calendar_service.data.yamlio import (
     _text,
     _type_name,
     _url,
+    exact_report,
     read_yaml,
 )
 
@@ -376,8 +377,11 @@ def load_days(path: Path | str, *, complete: bool = False) -> Catalog:
     languages: ``check`` (and so CI and the cron job) enforce it, but a day whose third post is
     still being written must not take the feed or the reminders of every other day offline.
     """
-    path = Path(path)
-    report = _Report(str(path))
+    return exact_report(lambda fast: _load_days(Path(path), complete, fast))
+
+
+def _load_days(path: Path, complete: bool, fast: bool) -> Catalog:
+    report = _Report(str(path), fast)
     root = read_yaml(path, report)
     if root is None and not report.problems:
         report.add(1, "", "the file is empty; it needs version, themes and days")

@@ -31,6 +31,7 @@ from calendar_service.data.yamlio import (
     _str_list,
     _suggest,
     _type_name,
+    exact_report,
     read_yaml,
 )
 
@@ -201,8 +202,11 @@ def _parse_office(report: _Report, node: Any, i: int, line: int | None, seen: di
 
 def load_offices(path: Path | str, catalog: Catalog | None = None) -> tuple[Office, ...]:
     """Load offices.yaml; with a catalog, office themes are checked against its themes."""
-    path = Path(path)
-    report = _Report(str(path))
+    return exact_report(lambda fast: _load_offices(Path(path), catalog, fast))
+
+
+def _load_offices(path: Path, catalog: Catalog | None, fast: bool) -> tuple[Office, ...]:
+    report = _Report(str(path), fast)
     root = read_yaml(path, report)
     if root is None and not report.problems:
         report.add(1, "", "the file is empty; it needs a list under 'offices'")

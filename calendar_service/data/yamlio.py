@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from calendar_service.base.errors import DataError, Problem
 from calendar_service.base.files import FileRefused, read_bounded
@@ -44,21 +44,39 @@ OFFICE_KEYS = ("id", "name", "state", "emails", "timezone", "language", "themes"
 DAYS_VERSIONS = (1, 2)  # the layouts of days.yaml this release reads (2: sources, since, …)
 OFFICES_VERSIONS = (1,)
 FULL_CONTENT_COUNTS = {"key_messages": 3, "posts": 3}
+T = TypeVar("T")
 
 
 class _Report:
-    """Collects problems for one file; never stops at the first."""
+    """Collects problems for one file; never stops at the first.
 
-    def __init__(self, file: str) -> None:
+    ``fast`` lets ``read_yaml`` take libyaml's fast path; ``read_fast`` says whether it did."""
+
+    def __init__(self, file: str, fast: bool = False) -> None:
         self.file = file
         self.problems: list[Problem] = []
+        self.fast = fast
+        self.read_fast = False
 
     def add(self, line: int | None, field: str, message: str) -> None:
         self.problems.append(Problem(self.file, line, field, message))
 
     def raise_if_any(self) -> None:
         if self.problems:
-            raise DataError(self.problems)
+            error = DataError(self.problems)
+            error.read_fast = self.read_fast  # type: ignore[attr-defined]
+            raise error
+
+
+def exact_report(load: Callable[[bool], T]) -> T:
+    """``load(fast=True)``; if that finds anything to report, ``load(fast=False)``, so every
+    report comes from ruamel's reading of the file: the messages and lines users know."""
+    try:
+        return load(True)
+    except DataError as exc:
+        if not getattr(exc, "read_fast", False):
+            raise
+    return load(False)
 
 
 def _line_of(node: Any, key: Any = None) -> int | None:
@@ -97,7 +115,9 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
 
 
 def read_yaml(path: Path, report: _Report) -> Any:
-    """Parse with ruamel so every node keeps its line; every problem becomes a FILE:LINE problem.
+    """Parse so every node keeps its line; every problem becomes a FILE:LINE problem.
+
+    With ``report.fast``, libyaml reads a plain file (see ``yamlfast``), else ruamel.
 
     The file is read within bounds (a regular file, a size and a time limit: see
     ``read_bounded``), checked as UTF-8 text without control characters, then parsed with limits
@@ -113,7 +133,7 @@ def read_yaml(path: Path, report: _Report) -> Any:
     except FileRefused as exc:
         report.add(None, "", str(exc))
         return None
-    return load_limited(data, report)
+    return load_limited(data, report, fast=report.fast)
 
 
 def _check_keys(report: _Report, node: dict[str, Any], allowed: Iterable[str], where: str) -> None:

@@ -13,6 +13,8 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
+from calendar_service.data.yamlfast import DECLINED, fast_load
+
 if TYPE_CHECKING:
     from calendar_service.data.yamlio import _Report
 
@@ -203,12 +205,19 @@ def _walk(node: Any, field: str, line: int | None, report: _Report) -> None:
                 stack.append((item, f"{where}[{i}]", _line_of(value, i) or at))
 
 
-def load_limited(data: bytes, report: _Report) -> Any:
-    """The data of a YAML file's bytes, or None with the problems added to ``report``."""
+def load_limited(data: bytes, report: _Report, fast: bool = False) -> Any:
+    """The data of a YAML file's bytes, or None with the problems added to ``report``.
+
+    ``fast``: libyaml reads it when it is a plain file (see ``yamlfast``), else ruamel."""
     text = _decode(data, report)
     if text is None:
         return None
-    root = _parse(text, report)
+    root = DECLINED
+    if fast:
+        root = fast_load(text)
+        report.read_fast = root is not DECLINED
+    if root is DECLINED:
+        root = _parse(text, report)
     if root is not None and not report.problems:
         before = len(report.problems)
         _walk(root, "", 1, report)
