@@ -6,6 +6,7 @@ Spanish is the root; every English path is the Spanish one with ``/en`` in front
 from __future__ import annotations
 
 import posixpath
+from functools import lru_cache
 
 LANG_PREFIX = {"es": "", "en": "/en"}
 
@@ -40,6 +41,7 @@ def in_language(path: str, lang: str) -> str:
     return prefix(lang) + bare
 
 
+@lru_cache(maxsize=8192)  # every page links to the same few places
 def relative(from_path: str, to_path: str) -> str:
     """A link that works wherever the site is hosted, even from a folder on disk."""
     here = from_path if from_path.endswith("/") else posixpath.dirname(from_path) + "/"

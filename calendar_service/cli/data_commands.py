@@ -14,17 +14,16 @@ from calendar_service.data.model import Catalog, Office
 
 
 def check(args: argparse.Namespace, settings: Settings) -> int:
+    from calendar_service.cli.twocores import side_by_side
     from calendar_service.data.loader import load_all
-    from calendar_service.mail.compose import check_templates
 
     catalog, offices = load_all(settings.days, settings.offices, complete=True)
-    problems: list[Problem] = []
-    try:
-        check_templates(catalog, offices, settings)
-    except DataError as exc:
-        problems.extend(exc.problems)
-    problems.extend(_site_template_problems(catalog, settings))
-    problems.extend(_card_problems(catalog, offices, settings))
+    # The e-mails here, the site (pages, feed events, cards) on the other core: each renders
+    # every template for every day and language once, and keeps nothing.
+    mail, site = side_by_side(lambda: _mail_problems(catalog, offices, settings),
+                              lambda: _site_template_problems(catalog, settings)
+                              + _card_problems(catalog, offices, settings))
+    problems = mail + site
     if problems:
         raise DataError(problems)
     annex = sum(1 for d in catalog.days if d.annex)
@@ -34,6 +33,17 @@ def check(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{settings.templates}: e-mails, feeds and pages render for every day: OK")
     print("cards: every name, line, hashtag and signature fits at a readable size: OK")
     return 0
+
+
+def _mail_problems(catalog: Catalog, offices: Sequence[Office], settings: Settings
+                   ) -> list[Problem]:
+    from calendar_service.mail.compose import check_templates
+
+    try:
+        check_templates(catalog, offices, settings)
+    except DataError as exc:
+        return list(exc.problems)
+    return []
 
 
 def _card_problems(catalog: Catalog, offices: Sequence[Office], settings: Settings

@@ -44,7 +44,7 @@ class Unsubscriber:
         self.secret = settings.secret
         self.offices = offices  # id -> Office, the current data (it is reloaded)
         self.ledger = ledger
-        self.renderer = Renderer(settings.templates)
+        self.renderer = Renderer(settings.templates, watch=True)  # lives as long as serve
         self.mailto = settings.unsubscribe
         parts = urlsplit(self.mailto)
         self.mailto_address = unquote(parts.path) if parts.scheme == "mailto" else self.mailto

@@ -34,6 +34,7 @@ REFRESH = timedelta(days=1)
 ALARM_TRIGGER = timedelta(hours=-15)
 PRODID = "-//CONAGO Comision de Asuntos Internacionales//calendar-service//{lang}"
 END_CALENDAR = b"END:VCALENDAR\r\n"
+END_EVENT = b"END:VEVENT\r\n"
 
 
 class Writer(Protocol):
@@ -117,6 +118,35 @@ def build_feed(catalog: Catalog, spec: FeedSpec, *, today: date,
     return out.getvalue()
 
 
+class EventMemo:
+    """Event bytes kept from one build to the next, for ``serve``: an event is serialized again
+    only when its day's revision (whose digest covers the day's data, its labels, the feed
+    templates and the site address) or its date changes. Holds the events of the last build
+    only."""
+
+    def __init__(self) -> None:
+        self._previous: dict[tuple[Any, ...], bytes] = {}
+        self._current: dict[tuple[Any, ...], bytes] = {}
+        self.reused = 0
+
+    def get(self, key: tuple[Any, ...]) -> bytes | None:
+        hit = self._current.get(key)
+        if hit is None:
+            hit = self._previous.get(key)
+            if hit is not None:
+                self._current[key] = hit
+                self.reused += 1
+        return hit
+
+    def put(self, key: tuple[Any, ...], body: bytes) -> None:
+        self._current[key] = body
+
+    def next_build(self) -> None:
+        """Forget what the last build did not use."""
+        self._previous, self._current = self._current, {}
+        self.reused = 0
+
+
 class Feeds:
     """Every feed of one build, assembled from each distinct event serialized once.
 
@@ -128,8 +158,10 @@ class Feeds:
     """
 
     def __init__(self, catalog: Catalog, *, today: date, revisions: Mapping[str, Revision],
-                 publication: Publication, renderer: Renderer) -> None:
+                 publication: Publication, renderer: Renderer, memo: EventMemo | None = None
+                 ) -> None:
         self.catalog = catalog
+        self.memo = memo
         self.today = today
         self.revisions = revisions
         self.publication = publication
@@ -156,17 +188,18 @@ class Feeds:
                 outs.append((spec, out, tail))
             if found is None:
                 found = occurrences(self.catalog.days, start, end)
+            alarms: dict[str, bytes] = {}  # day id -> its VALARM: the same every year
             for occ in found:
                 themes = occ.day.theme_ids()
                 plain = alarm = b""
                 for spec, out, _tail in outs:
                     if spec.theme is not None and spec.theme not in themes:
                         continue
+                    plain = plain or self._event(occ, lang, w)
                     if spec.alarms:
-                        alarm = alarm or self._event(occ, lang, True, w)
+                        alarm = alarm or self._with_alarm(plain, occ, lang, w, alarms)
                         out.write(alarm)
                     else:
-                        plain = plain or self._event(occ, lang, False, w)
                         out.write(plain)
             for _spec, out, tail in outs:
                 out.write(tail)
@@ -196,16 +229,34 @@ class Feeds:
             raise AssertionError("unexpected calendar serialization")
         return body[:-len(END_CALENDAR)], END_CALENDAR
 
-    def _event(self, occ: Occurrence, lang: str, alarms: bool, w: Any) -> bytes:
+    def _event(self, occ: Occurrence, lang: str, w: Any) -> bytes:
+        rev = self.revisions[occ.day.id]
+        key = (occ.day.id, occ.date, lang, rev)
+        if self.memo is not None and (hit := self.memo.get(key)) is not None:
+            return hit
         self.events += 1
-        spec = FeedSpec(lang, alarms=alarms)
-        return to_ical(_event(occ, spec, self.revisions[occ.day.id], self.publication,
-                              self.renderer, w))
+        body = to_ical(_event(occ, FeedSpec(lang), rev, self.publication, self.renderer, w))
+        if self.memo is not None:
+            self.memo.put(key, body)
+        return body
+
+    def _with_alarm(self, plain: bytes, occ: Occurrence, lang: str, w: Any,
+                    alarms: dict[str, bytes]) -> bytes:
+        """The event with its VALARM, as icalendar writes it: its subcomponents follow its
+        properties, just before END:VEVENT. The VALARM (written by icalendar) depends only on
+        the day and language, so it is serialized once for every year."""
+        self.events += 1
+        valarm = alarms.get(occ.day.id)
+        if valarm is None:
+            valarm = alarms[occ.day.id] = to_ical(_alarm(occ.day.name.get(lang), w))
+        if not plain.endswith(END_EVENT):  # icalendar always ends a component with its END
+            raise AssertionError("unexpected event serialization")
+        return plain[:-len(END_EVENT)] + valarm + END_EVENT
 
 
 def _event(occ: Occurrence, spec: FeedSpec, rev: Revision, publication: Publication,
            renderer: Renderer, w: Any) -> Any:
-    from icalendar import Alarm, Event, vUri
+    from icalendar import Event, vUri
 
     lang = spec.lang
     day, year = occ.day, occ.date.year
@@ -231,12 +282,18 @@ def _event(occ: Occurrence, spec: FeedSpec, rev: Revision, publication: Publicat
     ev.add("transp", "TRANSPARENT")
     ev.add("class", "PUBLIC")
     if spec.alarms:
-        alarm = Alarm()
-        alarm.add("action", "DISPLAY")
-        alarm.add("description", f"{w.alarm_text}: {summary}")
-        alarm.add("trigger", ALARM_TRIGGER)
-        ev.add_component(alarm)
+        ev.add_component(_alarm(summary, w))
     return ev
+
+
+def _alarm(summary: str, w: Any) -> Any:
+    from icalendar import Alarm
+
+    alarm = Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("description", f"{w.alarm_text}: {summary}")
+    alarm.add("trigger", ALARM_TRIGGER)
+    return alarm
 
 
 def cmd_feed(args: argparse.Namespace, settings: Settings) -> int:

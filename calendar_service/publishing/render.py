@@ -14,7 +14,9 @@ from calendar_service.base.files import FileRefused, read_bounded
 class Renderer:
     """Loads templates once; HTML is autoescaped, undefined names are errors, not blanks."""
 
-    def __init__(self, templates: Path) -> None:
+    def __init__(self, templates: Path, *, watch: bool = False) -> None:
+        """``watch``: notice edited templates (a stat per use), for renderers that live as long
+        as ``serve``; a build's renderer lives for one build and is made anew for the next."""
         from jinja2 import Environment, StrictUndefined, select_autoescape
 
         from calendar_service.base.dates import format_day
@@ -27,7 +29,7 @@ class Renderer:
             loader=_bounded_loader(self.templates),
             autoescape=select_autoescape(enabled_extensions=("html",), default=False),
             undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-            keep_trailing_newline=True)
+            keep_trailing_newline=True, auto_reload=watch)
         self.env.filters["day"] = format_day
 
     def render(self, name: str, **context: Any) -> str:

@@ -30,6 +30,7 @@ from calendar_service.data.model import LANGUAGES, Catalog, Day
 from calendar_service.occurrences import day_dates, next_occurrence, occurrences
 from calendar_service.publishing.cards.site_cards import SiteCards, card_view
 from calendar_service.publishing.feed import (
+    EventMemo,
     Feeds,
     FeedSpec,
     Publication,
@@ -293,6 +294,7 @@ def _digest(body: bytes) -> str:
 
 def generate(catalog: Catalog, out: Output, *, today: date, now: datetime, state: PublishState,
              publication: Publication, renderer: Renderer, cards: SiteCards | None = None,
+             memo: EventMemo | None = None,
              ) -> tuple[PublishState, dict[str, list[dict[str, Any]]]]:
     """Write every file of the site to ``out``; return the state that dates them and the JSON
     lists of days. Each distinct feed event is serialized once; each page rendered once.
@@ -302,7 +304,8 @@ def generate(catalog: Catalog, out: Output, *, today: date, now: datetime, state
     state = revise_days(state, catalog, publication, renderer, now)
     try:
         Feeds(catalog, today=today, revisions=state.days, publication=publication,
-              renderer=renderer).write(feed_specs(catalog), lambda spec: out.open(spec.path))
+              renderer=renderer, memo=memo).write(feed_specs(catalog),
+                                                  lambda spec: out.open(spec.path))
     finally:
         out.close()
     start, end = window(today)
@@ -329,15 +332,26 @@ def generate(catalog: Catalog, out: Output, *, today: date, now: datetime, state
 
 
 def build_site(catalog: Catalog, *, today: date, now: datetime, state: PublishState,
-               publication: Publication, renderer: Renderer, cards: SiteCards | None = None
+               publication: Publication, renderer: Renderer, cards: SiteCards | None = None,
+               previous: Site | None = None, memo: EventMemo | None = None
                ) -> tuple[Site, PublishState]:
     """Every file of the site in memory, and the state that dates them. Pure but for reading
-    templates."""
+    templates.
+
+    ``previous`` and ``memo`` (``serve``'s last build) spare the work whose result cannot have
+    changed: a file with the same bytes keeps its resource (no second gzip), an event whose day
+    did not change keeps its bytes."""
     out = InMemory()
     state, json_days = generate(catalog, out, today=today, now=now, state=state,
-                                publication=publication, renderer=renderer, cards=cards)
-    resources = {path: make_resource(path, body, state.files[path].last_modified)
-                 for path, body in sorted(out.bodies.items())}
+                                publication=publication, renderer=renderer, cards=cards, memo=memo)
+    old = previous.resources if previous is not None else {}
+    resources = {}
+    for path, body in sorted(out.bodies.items()):
+        last_modified = state.files[path].last_modified
+        kept = old.get(path)
+        resources[path] = (kept if kept is not None and kept.body == body
+                           and kept.last_modified == last_modified
+                           else make_resource(path, body, last_modified))
     return Site(resources=resources, today=today, built_at=utc_seconds(now), days=json_days,
                 themes=frozenset(catalog.themes)), state
 
@@ -399,17 +413,28 @@ def _pages(catalog: Catalog, lang: str, today: date, publication: Publication,
 
 
 def prepare_site(catalog: Catalog, settings: Settings, *, today: date, now: datetime,
-                 renderer: Renderer | None = None) -> Site:
-    """Build the site and remember its revisions in the data directory (the edge of the flow)."""
+                 renderer: Renderer | None = None, previous: Site | None = None,
+                 memo: EventMemo | None = None, timings: dict[str, float] | None = None) -> Site:
+    """Build the site and remember its revisions in the data directory (the edge of the flow).
+
+    ``timings`` receives the seconds spent on the cards (drawn or read from their cache) apart
+    from the rest of the build."""
+    import time as clock
+
     from calendar_service.publishing.cards.site_cards import site_cards
     from calendar_service.publishing.state import load_state, save_state
 
     renderer = renderer or Renderer(settings.templates)
+    started = clock.perf_counter()
     cards = site_cards(catalog, today, settings.card_cache_dir)
+    drawn = clock.perf_counter()
     site, state = build_site(catalog, today=today, now=now, state=load_state(settings.data_dir),
                              publication=Publication.from_settings(settings), renderer=renderer,
-                             cards=cards)
+                             cards=cards, previous=previous, memo=memo)
     save_state(settings.data_dir, state)
+    if timings is not None:
+        timings["cards"] = drawn - started
+        timings["site"] = clock.perf_counter() - drawn
     return site
 
 

@@ -156,14 +156,22 @@ class Publisher:
         # the data actually built, not the file on disk (which may already be newer, or broken).
         self._source = source
         self._seen: tuple[object, ...] | None = None
+        self._last: Site | None = None  # what the next build may reuse (see ``build_site``)
+        self._memo: Any = None
+        self._templates: tuple[list[tuple[object, ...]], Any] | None = None
 
     def _fingerprint(self, today: date, version: str | None = None) -> tuple[object, ...]:
         if self._source and version is None:
             version = self._source()[0]
         data: list[object] = [version] if self._source else [self.settings.days]
-        files = [*data, *sorted(p for p in Path(self.settings.templates).rglob("*")
-                                if p.is_file())]
-        stats = []
+        return (today, *self._stats(data), *self._stats(self._template_files()))
+
+    def _template_files(self) -> list[Path]:
+        return sorted(p for p in Path(self.settings.templates).rglob("*") if p.is_file())
+
+    @staticmethod
+    def _stats(files: list[Any]) -> list[tuple[object, ...]]:
+        stats: list[tuple[object, ...]] = []
         for f in files:
             if not isinstance(f, Path):
                 stats.append((f, None, None))
@@ -173,15 +181,28 @@ class Publisher:
                 stats.append((str(f), st.st_mtime_ns, st.st_size))
             except OSError:
                 stats.append((str(f), None, None))
-        return (today, *stats)
+        return stats
+
+    def _renderer(self) -> Any:
+        """The last build's renderer while no template changed: templates compile once."""
+        from calendar_service.publishing.render import Renderer
+
+        seen = self._stats(self._template_files())
+        if self._templates is None or self._templates[0] != seen:
+            self._templates = (seen, Renderer(self.settings.templates))
+        return self._templates[1]
 
     def today(self, now: datetime) -> date:
         return self.fixed_today or now.astimezone().date()
 
     def build(self, now: datetime) -> Site:
+        import time as clock
+
         from calendar_service.data.loader import load_days
+        from calendar_service.publishing.feed import EventMemo
         from calendar_service.publishing.site import prepare_site
 
+        started = clock.perf_counter()
         today = self.today(now)
         if self._source:
             version, catalog = self._source()
@@ -189,8 +210,18 @@ class Publisher:
         else:
             seen = self._fingerprint(today)
             catalog = load_days(self.settings.days)
-        site = prepare_site(catalog, self.settings, today=today, now=now)
-        self._seen = seen
+        if self._memo is None:
+            self._memo = EventMemo()
+        timings: dict[str, float] = {}
+        site = prepare_site(catalog, self.settings, today=today, now=now,
+                            renderer=self._renderer(), previous=self._last, memo=self._memo,
+                            timings=timings)
+        total = clock.perf_counter() - started
+        log.info("event=site-built today=%s files=%d events_reused=%d seconds=%.3f "
+                 "cards_seconds=%.3f", today, len(site.resources), self._memo.reused,
+                 total - timings.get("cards", 0.0), timings.get("cards", 0.0))
+        self._memo.next_build()
+        self._seen, self._last = seen, site
         return site
 
     def rebuild_if_changed(self, now: datetime) -> Site | None:
