@@ -155,6 +155,7 @@ offices:
 """
 
 CANCUN = ZoneInfo("America/Cancun")
+SENDING_SINCE = datetime.fromisoformat("2027-03-01T00:00:00+00:00")
 TIJUANA = ZoneInfo("America/Tijuana")
 
 
@@ -174,7 +175,8 @@ def many_offices(n: int, timezone: str = "America/Cancun") -> str:
 def crowd_env(tmp_path: Path, offices: int, *, port: int | None = None, data: str = "data",
               **settings: str) -> dict[str, str]:
     """CALENDAR_SERVICE_* for a real process over FULL_DAYS and ``offices`` generated offices
-    (in Cancun), an SMTP server on ``port`` if given, and any other setting by name."""
+    (in Cancun), an SMTP server on ``port`` if given, and any other setting by name; the ledger
+    has been sending since SENDING_SINCE (see ``mail_env``)."""
     days = write(tmp_path, "days.yaml", FULL_DAYS)
     listed = write(tmp_path, "offices.yaml", many_offices(offices))
     env = {"CALENDAR_SERVICE_DAYS": str(days), "CALENDAR_SERVICE_OFFICES": str(listed),
@@ -182,6 +184,7 @@ def crowd_env(tmp_path: Path, offices: int, *, port: int | None = None, data: st
     if port is not None:
         env["CALENDAR_SERVICE_SMTP_URL"] = f"smtp://127.0.0.1:{port}"
     env.update({f"CALENDAR_SERVICE_{name.upper()}": value for name, value in settings.items()})
+    running_since_env(env, SENDING_SINCE.isoformat())  # a ledger already sending: not a first run
     return env
 
 
@@ -203,7 +206,21 @@ def crowd_run(tmp_path: Path, offices: int, port: int, **changes: Any) -> tuple[
 
 @pytest.fixture
 def mail_env(tmp_path: Path) -> dict[str, Any]:
-    """Files and settings for one test: full catalog, three offices, data in tmp_path."""
+    """Files and settings for one test: full catalog, three offices, data in tmp_path, and a
+    ledger that has been sending since 1 March 2027 (SENDING_SINCE): what a test's run finds
+    missed is a late notice, as after an outage. ``fresh_mail_env`` is a fresh install."""
+    env = _mail_env(tmp_path)
+    running_since(env["settings"], env["catalog"], env["offices"], SENDING_SINCE)
+    return env
+
+
+@pytest.fixture
+def fresh_mail_env(tmp_path: Path) -> dict[str, Any]:
+    """``mail_env`` on a fresh install: the ledger does not exist yet."""
+    return _mail_env(tmp_path)
+
+
+def _mail_env(tmp_path: Path) -> dict[str, Any]:
     from calendar_service.base.settings import load_settings
     from calendar_service.data.loader import load_all
 
@@ -399,3 +416,25 @@ def postgres_url_or_skip() -> Iterator[str]:
 
 def with_settings(settings: Any, **changes: Any) -> Any:
     return replace(settings, **changes)
+
+
+def running_since(settings: Any, catalog: Any, offices: Any, when: datetime) -> None:
+    """The ledger has been sending since ``when``: its first run saw these offices, leads and days
+    then, so what later runs find missed is a late notice (a restart after an outage), not a
+    fresh start (which sends nothing scheduled before it)."""
+    from calendar_service.mail.ledger import Ledger
+
+    with Ledger(settings.database_url) as ledger:
+        ledger.see(offices, catalog.days, when)
+
+
+def running_since_env(env: dict[str, str], when: str) -> None:
+    """``running_since`` for the files and data folder of a real process's environment."""
+    from calendar_service.base.settings import load_settings
+    from calendar_service.data.loader import load_all
+
+    wanted = ("DAYS", "OFFICES", "DATA_DIR", "DATABASE_URL")  # not a test's deliberately bad ones
+    settings = load_settings({}, environ={f"CALENDAR_SERVICE_{k}": env[f"CALENDAR_SERVICE_{k}"]
+                                          for k in wanted if f"CALENDAR_SERVICE_{k}" in env})
+    catalog, offices = load_all(settings.days, settings.offices)
+    running_since(settings, catalog, offices, datetime.fromisoformat(when))

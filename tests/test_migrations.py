@@ -42,7 +42,7 @@ CLOCK = datetime(2027, 3, 21, 15, 0, tzinfo=UTC)
 
 
 # Columns that revisions after the baseline add (empty in the rows of an older ledger).
-ADDED_LATER = {"claim_host", "claim_pid"}
+ADDED_LATER = {"claim_host", "claim_pid", "sent_as_of"}
 
 
 def rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -394,3 +394,37 @@ def test_two_instances_upgrading_one_postgresql_ledger_upgrade_it_once(
     said = sorted("upgraded" if "upgraded the ledger" in out else out for out, _ in outputs)
     assert said == [f"the ledger is at revision {head()}: up to date\n", "upgraded"]
     assert revision_of(old_postgres) == head()
+
+
+# -- revision 0004: when the ledger started ------------------------------------------------------
+
+
+def test_a_ledger_that_was_sending_before_0004_is_not_a_new_start(old_sqlite: str) -> None:
+    """Its start is its earliest reminder or run, and the offices its next run finds count as
+    seen since then: reminders missed during an outage are still caught up as late notices."""
+    from calendar_service.base.settings import load_settings
+    from calendar_service.data.loader import load_all
+
+    engine = create_engine(old_sqlite)
+    with engine.connect() as conn:
+        earliest = min(conn.execute(text("SELECT min(scheduled_at) FROM reminder_ledger")).scalar(),
+                       conn.execute(text("SELECT min(created_at) FROM reminder_ledger")).scalar(),
+                       conn.execute(text("SELECT min(as_of) FROM reminder_runs")).scalar(),
+                       conn.execute(text("SELECT min(started_at) FROM reminder_runs")).scalar())
+    engine.dispose()
+    settings = load_settings({}, environ={})
+    catalog, offices = load_all(settings.days, settings.offices)
+    with Ledger(old_sqlite, clock=lambda: CLOCK) as ledger:
+        created, started = ledger.started()
+        seen = ledger.see(offices, catalog.days, CLOCK)
+    assert created is not None and started == datetime.fromisoformat(earliest).replace(tzinfo=UTC)
+    assert set(seen.offices.values()) == {started} and set(seen.days.values()) == {started}
+    assert set(seen.leads.values()) == {started}
+
+
+def test_a_fresh_ledger_records_its_creation_and_starts_at_its_first_sending_run(
+        db_url: str) -> None:  # noqa: F811
+    with Ledger(db_url, clock=lambda: CLOCK) as ledger:
+        assert ledger.started() == (CLOCK, None)
+        ledger.see([], [], CLOCK.replace(year=2028))
+        assert ledger.started() == (CLOCK, CLOCK.replace(year=2028))

@@ -30,6 +30,7 @@ from mailtest import (  # noqa: F401
     hold_first_data,
     message_ids,
     postgres_url_or_skip,
+    running_since_env,
     smtp_server,
 )
 
@@ -57,8 +58,11 @@ def outbox(data: Path) -> list[email.message.Message]:
 def files(tmp_path: Path) -> dict[str, str]:
     days = write(tmp_path, "days.yaml", FULL_DAYS)
     offices = write(tmp_path, "offices.yaml", OFFICES)
-    return {"CALENDAR_SERVICE_DAYS": str(days), "CALENDAR_SERVICE_OFFICES": str(offices),
-            "CALENDAR_SERVICE_DATA_DIR": str(tmp_path / "data")}
+    env = {"CALENDAR_SERVICE_DAYS": str(days), "CALENDAR_SERVICE_OFFICES": str(offices),
+           "CALENDAR_SERVICE_DATA_DIR": str(tmp_path / "data")}
+    # A ledger that has been sending since 1 March: runs below are restarts, not a first start.
+    running_since_env(env, "2027-03-01T00:00:00+00:00")
+    return env
 
 
 # -- the cron job -------------------------------------------------------------------------------
@@ -67,20 +71,27 @@ def files(tmp_path: Path) -> dict[str, str]:
 def test_daily_on_the_defaults_builds_the_site_writes_the_outbox_and_reruns_send_nothing(
         tmp_path: Path) -> None:
     env = {"CALENDAR_SERVICE_DATA_DIR": str(tmp_path)}
-    first = run("daily", "--now", "2027-03-07T16:00:00Z", env=env)
+    # A fresh install at 06:00 in Mexico City: nothing is scheduled at that instant.
+    first = run("daily", "--now", "2027-03-07T12:00:00Z", env=env)
     assert first.returncode == 0, first.stderr
     assert first.stdout == "" and first.stderr == ""  # quiet under cron (no terminal)
     assert (tmp_path / "site" / "calendar.ics").read_bytes().startswith(b"BEGIN:VCALENDAR\r\n")
     assert (tmp_path / "site" / "index.html").is_file()
+    assert outbox(tmp_path) == []
+    # Past 09:00 in every office (Tijuana last): each office's 09:00 reminder, none late.
+    second = run("daily", "--now", "2027-03-07T18:00:00Z", env=env)
+    assert second.returncode == 0, second.stderr
     sent = outbox(tmp_path)
     assert len(sent) == 32  # one message per office of the example list
-    again = run("daily", "--now", "2027-03-07T16:30:00Z", env=env)
+    assert not any("[Aviso tardío]" in str(m["Subject"]) for m in sent)
+    again = run("daily", "--now", "2027-03-07T18:30:00Z", env=env)
     assert again.returncode == 0, again.stderr
     assert len(outbox(tmp_path)) == 32
 
 
 def test_a_missed_reminder_is_caught_up_once_while_the_day_is_still_ahead(
         files: dict[str, str], tmp_path: Path) -> None:
+    # The ledger has been sending since 1 March (see ``files``): a restart, not a new start.
     # The 3-day reminders for 21-22 March were due on 18-19 March; no run happened until the 20th.
     late = run("daily", "--now", "2027-03-20T16:00:00Z", env=files)
     assert late.returncode == 0, late.stderr

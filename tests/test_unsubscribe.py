@@ -17,7 +17,14 @@ from typing import Any
 import httpx
 import pytest
 from conftest import ROOT
-from mailtest import at, db_url, mail_env, postgres_url_or_skip  # noqa: F401
+from mailtest import (  # noqa: F401
+    SENDING_SINCE,
+    at,
+    db_url,
+    mail_env,
+    postgres_url_or_skip,
+    running_since,
+)
 from webtools import serving
 
 from calendar_service.base.clock import FixedClock
@@ -144,6 +151,7 @@ def test_send_due_skips_an_unsubscribed_office_and_resubscribing_restores_it(
         mail_env: dict[str, Any], db_url: str) -> None:  # noqa: F811
     settings = replace(mail_env["settings"], database_url=db_url, secret=SECRET)
     catalog, offices = mail_env["catalog"], mail_env["offices"]
+    running_since(settings, catalog, offices, SENDING_SINCE)  # not a fresh install
     outbox = settings.outbox
     with Ledger.from_settings(settings) as ledger:
         ledger.unsubscribe("quintana-roo", "web")

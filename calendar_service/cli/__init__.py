@@ -197,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="only show a table of who would get what, at which local time; send "
                         "nothing")
+    p.add_argument("--catch-up", action="store_true",
+                   help="also send what is still useful among the reminders scheduled before "
+                        "an office (or one of its leads) first appeared: a fresh install or a "
+                        "new office otherwise gets only its next scheduled reminder")
     _lang(p)
     p.set_defaults(handler="calendar_service.cli.send_commands:cmd_send_due")
 

@@ -30,12 +30,13 @@ def cmd_send_due(args: argparse.Namespace, settings: Settings) -> int:
     now = now_from(args)
     lang = user_language(args.lang)
     if args.dry_run:
-        _print_plan(settings, catalog, offices, now, lang)
+        _print_plan(settings, catalog, offices, now, lang, args.catch_up)
         return 0
     refuse_unsafe(settings, offices)
     progress, finish = progress_bar()
     try:
-        report = send_due(settings, catalog, offices, now, progress=progress, handle_signals=True)
+        report = send_due(settings, catalog, offices, now, progress=progress, handle_signals=True,
+                          catch_up=args.catch_up)
     finally:
         finish()
     if report.sent or report.failed or report.permanent or report.pending or report.interrupted:
@@ -48,14 +49,15 @@ def cmd_send_due(args: argparse.Namespace, settings: Settings) -> int:
     return report.exit_code
 
 
-def _print_plan(settings: Settings, catalog, offices, now, lang: str) -> None:  # type: ignore[no-untyped-def]
+def _print_plan(settings: Settings, catalog, offices, now, lang: str,  # type: ignore[no-untyped-def]
+                catch_up: bool = False) -> None:
     from rich.console import Console
 
     from calendar_service.mail.safety import send_blockers
     from calendar_service.mail.sending import send_due
     from calendar_service.runs.summary import plan_table, plan_total
 
-    report = send_due(settings, catalog, offices, now, dry_run=True)
+    report = send_due(settings, catalog, offices, now, dry_run=True, catch_up=catch_up)
     # Piped or under cron, a fixed width keeps each row on one line for grep.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
     if report.planned:

@@ -22,7 +22,7 @@ from calendar_service.base import paths
 from calendar_service.base.errors import DataError, Problem
 from calendar_service.data.model import LANGUAGES, Catalog, Day, Office, has_control
 from calendar_service.mail import unsubscribe
-from calendar_service.mail.reminders import Batch, DueReminder
+from calendar_service.mail.reminders import ADDED, REQUESTED, Batch, DueReminder
 
 if TYPE_CHECKING:
     import jinja2
@@ -145,6 +145,7 @@ def item_context(due: DueReminder, lang: str) -> dict[str, Any]:
         "days_ahead": due.days_ahead,
         "lead": due.lead,
         "catch_up": due.catch_up,
+        "reason": due.reason,
         "themes": [t.label.get(lang) for t in day.themes],
         "sdgs": list(day.sdgs),
         "summary": content.summary if content else "",
@@ -253,6 +254,8 @@ class Composer:
             "w": self.words(lang),
             "items": contexts,
             "catch_up": any(i.catch_up for i in items),
+            "added": any(i.reason == ADDED for i in items),
+            "requested": any(i.reason == REQUESTED for i in items),
             "same_date": len({i.occurrence.date for i in items}) == 1,
             "calendar_url": base + paths.feed(lang),
             "unsubscribe": self.settings.unsubscribe,
@@ -282,7 +285,7 @@ class Composer:
         """The shared body for these reminders. Offices differ only in their image cards (none,
         or signed): the text and HTML are rendered once for all of them."""
         content = (lang, stamp, test, tuple((i.occurrence.day.id, i.occurrence.date, i.lead,
-                                             i.days_ahead) for i in items))
+                                             i.days_ahead, i.reason) for i in items))
         attach = office is None or office.cards
         key = (*content, attach, office.signature if office is not None and attach else "")
         cached = self._bodies.get(key)

@@ -7,11 +7,17 @@ today or ahead in the office's local date, never after. When several leads of on
 overdue, only the smallest (the most recent) is due: the others are superseded, so an office never
 gets "in 14 days" and "in 3 days" for the same day in one go. Everything due for an office at one
 run is grouped into one :class:`Batch` (one message).
+
+A start sends nothing unexpected: with :class:`Seen` (what the ledger says about when each
+office, lead and day first appeared), a reminder scheduled before its office or lead was first
+seen is not sent at all (the office's first message is its next scheduled reminder) unless an
+administrator asks for a catch-up, and a day added to the data after a reminder's instant is
+sent without being called late: only a send really scheduled and then missed is a late notice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -26,6 +32,44 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+# Why a reminder goes when it goes (the message says so in the office's words).
+ON_TIME = ""  # on its scheduled day
+LATE = "late"  # really scheduled and then missed (no run that day): a late notice
+ADDED = "added"  # its day was added to the data after the reminder's instant: not late
+REQUESTED = "requested"  # scheduled before the office (or lead) was first seen; sent because
+#                          an administrator asked for a catch-up (``send-due --catch-up``)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """When the ledger first saw each office, each lead of an office and each day (aware).
+
+    An office, lead or day missing here is new at this run: first seen ``now``.
+    """
+
+    offices: Mapping[str, datetime]
+    leads: Mapping[tuple[str, int], datetime]
+    days: Mapping[str, datetime]
+
+    def add(self, offices: Sequence[Office], day_ids: Iterable[str], now: datetime,
+            start: datetime) -> Seen:
+        """What a run at ``now`` records: the offices, leads and days it finds for the first
+        time, seen ``now``; on the first run that keeps these records, at the ledger's
+        ``start`` instead (for a ledger that was sending before it kept them, its earliest
+        reminder or run: a restart, not a new start)."""
+        office_at = start if not self.offices else now
+        lead_at = start if not self.leads else now
+        day_at = start if not self.days else now
+        return Seen({**{o.id: office_at for o in offices}, **self.offices},
+                    {**{(o.id, lead): lead_at for o in offices for lead in o.lead_days},
+                     **self.leads},
+                    {**dict.fromkeys(day_ids, day_at), **self.days})
+
+    def since(self, office_id: str, lead: int, now: datetime) -> datetime:
+        """From when a reminder of this office and lead counts as really scheduled."""
+        return max(self.offices.get(office_id, now), self.leads.get((office_id, lead), now))
+
+
 @dataclass(frozen=True)
 class DueReminder:
     """A reminder with the facts the message states: when it was meant to go and how near it is."""
@@ -33,6 +77,7 @@ class DueReminder:
     reminder: Reminder
     scheduled: datetime  # aware, in the office's zone: send_time on date - lead
     days_ahead: int  # days from the office's local today to the occurrence
+    reason: str = ON_TIME  # ON_TIME, LATE, ADDED or REQUESTED
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -48,8 +93,8 @@ class DueReminder:
 
     @property
     def catch_up(self) -> bool:
-        """Sent later than planned (a missed run): the message says how near the day really is."""
-        return self.days_ahead < self.reminder.lead
+        """A late notice: really scheduled, then missed; the message says how near the day is."""
+        return self.reason == LATE
 
 
 @dataclass(frozen=True)
@@ -85,8 +130,22 @@ def _check_now(now: datetime) -> None:
         raise ValueError("now must be an aware datetime (with a UTC offset)")
 
 
-def due_for_office(office: Office, occs: Iterable[Occurrence], now: datetime) -> Batch | None:
-    """The office's batch at ``now`` (None when nothing is due)."""
+def _reason(office: Office, occ: Occurrence, lead: int, when: datetime, today: date,
+            now: datetime, seen: Seen | None, catch_up: bool) -> str | None:
+    """Why this overdue reminder goes now, or None when it must not go at all."""
+    if seen is not None and when < seen.since(office.id, lead, now):
+        return REQUESTED if catch_up else None
+    if when.date() >= today:
+        return ON_TIME
+    if seen is not None and when < seen.days.get(occ.day.id, now):
+        return ADDED
+    return LATE
+
+
+def due_for_office(office: Office, occs: Iterable[Occurrence], now: datetime,
+                   seen: Seen | None = None, catch_up: bool = False) -> Batch | None:
+    """The office's batch at ``now`` (None when nothing is due). Without ``seen`` every office,
+    lead and day counts as known for ever (a restart after an outage: missed ones are late)."""
     _check_now(now)
     local = now.astimezone(zone(office.timezone))
     today = local.date()
@@ -101,8 +160,11 @@ def due_for_office(office: Office, occs: Iterable[Occurrence], now: datetime) ->
             continue
         for lead in leads:
             when = scheduled_at(office, occ.date, lead)
-            if when <= local:
-                items.append(DueReminder(Reminder(office, occ, lead), when, ahead))
+            if when > local:
+                continue
+            why = _reason(office, occ, lead, when, today, now, seen, catch_up)
+            if why is not None:  # else: before the office or lead existed; a farther lead may do
+                items.append(DueReminder(Reminder(office, occ, lead), when, ahead, why))
                 break
     if not items:
         return None
@@ -118,7 +180,8 @@ def window(offices: Sequence[Office], now: datetime) -> tuple[date, date]:
     return utc_today - timedelta(days=1), utc_today + timedelta(days=horizon + 2)
 
 
-def due_reminders(catalog: Catalog, offices: Sequence[Office], now: datetime) -> list[Batch]:
+def due_reminders(catalog: Catalog, offices: Sequence[Office], now: datetime,
+                  seen: Seen | None = None, catch_up: bool = False) -> list[Batch]:
     """Every office's batch of reminders due at ``now``, in the order of the offices file.
 
     ``now`` is an aware instant; the result does not consult the ledger: a reminder already sent
@@ -131,7 +194,7 @@ def due_reminders(catalog: Catalog, offices: Sequence[Office], now: datetime) ->
     occs = occurrences(catalog.days, start, end)
     batches = []
     for office in offices:
-        batch = due_for_office(office, occs, now)
+        batch = due_for_office(office, occs, now, seen, catch_up)
         if batch is not None:
             batches.append(batch)
     return batches

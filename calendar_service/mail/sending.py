@@ -109,7 +109,7 @@ def send_due(settings: Settings, catalog: Catalog, offices: Sequence[Office], no
              clock: Callable[[], float] | None = None,
              stop: threading.Event | None = None,
              progress: Callable[[int, int], None] | None = None,
-             handle_signals: bool = False) -> RunReport:
+             handle_signals: bool = False, catch_up: bool = False) -> RunReport:
     """Send every reminder due at ``now`` (aware) exactly once; safe to call concurrently.
 
     ``transport`` defaults to SMTP when ``settings.smtp_url`` is set, else the outbox;
@@ -117,7 +117,8 @@ def send_due(settings: Settings, catalog: Catalog, offices: Sequence[Office], no
     seconds) replace the real ones for the SMTP backoff and rate cap in tests. ``stop`` (set
     from another thread, e.g. a scheduler shutting down) or, with ``handle_signals``,
     SIGTERM/SIGINT end the run early without losing anything. ``progress(done, total)`` is
-    called as messages complete.
+    called as messages complete. ``catch_up``: also send what is still useful among the
+    reminders scheduled before their office or lead was first seen (``send-due --catch-up``).
     """
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
@@ -127,12 +128,12 @@ def send_due(settings: Settings, catalog: Catalog, offices: Sequence[Office], no
     led = Ledger.from_settings(settings, upgrade=not dry_run) if ledger is None else ledger
     try:
         if dry_run:
-            return _plan(settings, catalog, offices, now, led)
+            return _plan(settings, catalog, offices, now, led, catch_up)
         if transport is None:
             from calendar_service.mail.delivery import transport_for
 
             transport = transport_for(settings, sleep=sleep, clock=clock)
-        run = _Run(settings, catalog, offices, now, led, transport, stop, progress)
+        run = _Run(settings, catalog, offices, now, led, transport, stop, progress, catch_up)
         return asyncio.run(run.execute(handle_signals))
     finally:
         if own_ledger:
@@ -140,12 +141,13 @@ def send_due(settings: Settings, catalog: Catalog, offices: Sequence[Office], no
 
 
 def _plan(settings: Settings, catalog: Catalog, offices: Sequence[Office], now: datetime,
-          ledger: Ledger) -> RunReport:
+          ledger: Ledger, catch_up: bool = False) -> RunReport:
     from calendar_service.mail.ledger import CLAIMED, FAILED, PENDING, SENT, UNSUBSCRIBED
     from calendar_service.mail.reminders import due_reminders
 
     report = RunReport(as_of=now, dry_run=True)
-    batches = due_reminders(catalog, offices, now)
+    seen = ledger.see(offices, catalog.days, now, write=False)
+    batches = due_reminders(catalog, offices, now, seen, catch_up)
     statuses = ledger.statuses([k for b in batches for k in b.keys])
     skip = ledger.unsubscribed_ids()
     for b in batches:
@@ -189,8 +191,9 @@ class _Run:
     def __init__(self, settings: Settings, catalog: Catalog, offices: Sequence[Office],
                  now: datetime, ledger: Ledger, transport: Transport,
                  stop: threading.Event | None,
-                 progress: Callable[[int, int], None] | None) -> None:
+                 progress: Callable[[int, int], None] | None, catch_up: bool = False) -> None:
         self.settings, self.catalog, self.offices, self.now = settings, catalog, offices, now
+        self.catch_up = catch_up
         self.ledger, self.transport = ledger, transport
         self.token = uuid.uuid4().hex
         self.report = RunReport(as_of=now, transport=transport.description)
@@ -298,7 +301,10 @@ class _Run:
 
         report, ledger = self.report, self.ledger
         run_id = None if self.broken else self._try(ledger.start_run, self.now)
-        batches = due_reminders(self.catalog, self.offices, self.now)
+        seen = None if self.broken else self._try(ledger.see, self.offices, self.catalog.days,
+                                                  self.now)
+        # A failed ledger sends nothing; what is due is still counted (as pending).
+        batches = due_reminders(self.catalog, self.offices, self.now, seen, self.catch_up)
         report.due = sum(len(b.items) for b in batches)
         self.total = len(batches)
         # Unsubscribed offices' reminders are recorded (status "unsubscribed", so `log` and

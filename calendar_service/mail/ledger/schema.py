@@ -92,6 +92,9 @@ reminders = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
+    # The sending run's "now" when the message went (``--now`` replays included): which local
+    # day an office got its message on (see mail/reminders.py, one message a day).
+    Column("sent_as_of", UTCDateTime),
     UniqueConstraint("office_id", "day_id", "occurrence_date", "lead", name="uq_reminder_ledger_key"),
 )
 
@@ -129,6 +132,37 @@ ledger_compat = Table(
     "ledger_compat", metadata,
     Column("revision", String(32), primary_key=True),
     Column("readable_from", String(32), nullable=False),
+)
+
+
+# When the ledger started sending (the "now" of its first sending run; for a ledger older than
+# revision 0004, its earliest reminder or run) and when it was created. One row, id 1.
+ledger_info = Table(
+    "ledger_info", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime),
+)
+
+
+# When each office, each lead of an office, and each day first appeared in the data files, as
+# the sending runs saw them: a reminder scheduled before is never sent, or called late, unless
+# an administrator asks for a catch-up (see mail/reminders.py).
+offices_seen = Table(
+    "offices_seen", metadata,
+    Column("office_id", String(100), primary_key=True),
+    Column("first_seen", UTCDateTime, nullable=False),
+)
+leads_seen = Table(
+    "leads_seen", metadata,
+    Column("office_id", String(100), primary_key=True),
+    Column("lead", Integer, primary_key=True, autoincrement=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+)
+days_seen = Table(
+    "days_seen", metadata,
+    Column("day_id", String(100), primary_key=True),
+    Column("first_seen", UTCDateTime, nullable=False),
 )
 
 

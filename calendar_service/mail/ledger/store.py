@@ -42,8 +42,8 @@ from calendar_service.base.errors import ConfigError
 from calendar_service.base.settings import redact_url
 
 if TYPE_CHECKING:
-    from calendar_service.data.model import Office
-    from calendar_service.mail.reminders import Batch, DueReminder
+    from calendar_service.data.model import Day, Office
+    from calendar_service.mail.reminders import Batch, DueReminder, Seen
 from calendar_service.mail.ledger.owners import (
     ALIVE,
     DEAD,
@@ -203,6 +203,32 @@ class Ledger:
             raise
 
     # -- the run's steps ----------------------------------------------------------------------
+
+    def see(self, offices: Sequence[Office], days: Iterable[Day], now: datetime, *,
+            write: bool = True) -> Seen:
+        """When each office, lead and day was first seen, recording at ``now`` (the run's
+        instant) the ones seen for the first time; ``write=False`` (a dry run) stores nothing."""
+        from calendar_service.mail.ledger import seen
+
+        if not write:
+            with self.engine.connect() as conn:
+                found = seen.see(conn, offices, days, now, write=False, clock=self.clock,
+                                 insert=self._insert)
+                conn.rollback()
+            return found
+        with self._tx() as conn:
+            return seen.see(conn, offices, days, now, write=True, clock=self.clock,
+                            insert=self._insert)
+
+    def started(self) -> tuple[datetime | None, datetime | None]:
+        """(created_at, started_at): when the ledger was made, and the "now" of its first
+        sending run (None before it)."""
+        from calendar_service.mail.ledger import seen
+
+        with self.engine.connect() as conn:
+            found = seen.started(conn)
+            conn.rollback()
+        return found
 
     def register(self, dues: Iterable[DueReminder], skip: frozenset[str] = frozenset()) -> None:
         """Record due reminders as pending, or as unsubscribed for the offices in ``skip``

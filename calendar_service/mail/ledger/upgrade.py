@@ -195,22 +195,23 @@ def _upgrade(conn: Connection, sqlite_file: str | None, clock: Callable[[], date
         backup = source.with_name(f"{source.name}.bak-{found}-{clock().astimezone(UTC):%Y%m%dT%H%M%SZ}")
         copy_sqlite(source, backup)
     if found is None:
-        _create(conn)
+        _create(conn, clock)
     else:
         _alembic_upgrade(conn)
     _record_compat(conn)
     return Upgrade(found, state.head, backup)
 
 
-def _create(conn: Connection) -> None:
+def _create(conn: Connection, clock: Callable[[], datetime]) -> None:
     """An empty database gets schema.py's tables at once, stamped at head: what running every
     revision gives (a test checks it), without loading Alembic (a fresh ledger is common: every
     test, every first run)."""
     from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table
 
-    from calendar_service.mail.ledger.schema import metadata
+    from calendar_service.mail.ledger.schema import ledger_info, metadata
 
     metadata.create_all(conn)
+    conn.execute(ledger_info.insert(), {"id": 1, "created_at": clock(), "started_at": None})
     version = Table("alembic_version", MetaData(),  # as Alembic makes it
                     Column("version_num", String(32), nullable=False),
                     PrimaryKeyConstraint("version_num", name="alembic_version_pkc"))
