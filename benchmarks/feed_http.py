@@ -4,13 +4,14 @@ Not a test: run it by hand (``python benchmarks/feed_http.py``). It builds the s
 bundled days in a temporary data folder, then for each server runs ``wrk`` on loopback, bounded
 in time, for a full response (200) and a conditional one (If-None-Match -> 304):
 
-- ``calendar-service``: ``create_app`` exactly as ``calendar-service serve`` runs it (uvicorn,
-  one process, no access log);
-- ``minimal ASGI``: a dozen lines returning the same precomputed bytes and headers, on the same
-  uvicorn settings: the most any Python app on this server could do;
+- ``calendar-service``: ``create_app`` exactly as ``calendar-service serve`` runs it (uvicorn's
+  httptools protocol behind the HTTP limits of runs/http_limits.py, one process, no access log);
+- ``minimal ASGI``: a dozen lines returning the same precomputed bytes and headers on plain
+  uvicorn (httptools, no limits): the most any Python app on this server could do;
 - ``nginx``: the static ``build`` of the same site, for context.
 
-It prints requests per second and the ratio calendar-service / minimal (goal: >= 0.8).
+It prints requests per second and the 99th percentile latency of each, and the ratios
+calendar-service / minimal (goals: throughput >= 0.9, p99 <= 1.2).
 Needs wrk (and nginx for the context line); both are Debian packages.
 """
 
@@ -54,11 +55,15 @@ def build(data_dir: Path) -> object:
 def serve_ours(port: int, data_dir: Path) -> None:
     import uvicorn
 
+    from calendar_service.base.settings import load_settings
     from calendar_service.publishing.web import SiteState, create_app
+    from calendar_service.runs.http_limits import HttpLimits
+    from calendar_service.runs.runtime import server_config
 
     app = create_app(SiteState(build(data_dir)))  # type: ignore[arg-type]
-    uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning",
-                server_header=False)
+    limits = HttpLimits.from_settings(load_settings({"data_dir": str(data_dir)}))
+    uvicorn.Server(server_config(app, limits, host="127.0.0.1", port=port, access_log=False,
+                                 log_level="warning")).run()
 
 
 def serve_minimal(port: int, data_dir: Path) -> None:
@@ -95,18 +100,21 @@ def wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> 
     raise SystemExit(f"no answer from {url}")
 
 
-def wrk(url: str, seconds: int, connections: int, etag: str | None) -> float:
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", url]
+def wrk(url: str, seconds: int, connections: int, etag: str | None) -> tuple[float, float]:
+    """Requests per second and the 99th percentile latency in milliseconds."""
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "--latency", url]
     if etag:
         cmd[1:1] = ["-H", f"If-None-Match: {etag}"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
     m = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    p99 = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", out)
-    if not m:
+    if not m or not p99:
         raise SystemExit(f"wrk gave no result:\n{out}")
     if non2xx:
         raise SystemExit(f"{url}: {non2xx.group(1)} error responses under load")
-    return float(m.group(1))
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    return float(m.group(1)), float(p99.group(1)) * scale
 
 
 def nginx(site: Path, port: int, work: Path) -> subprocess.Popen[bytes]:
@@ -162,7 +170,7 @@ def main() -> int:
     write_site(site, work / "site")  # type: ignore[arg-type]
     etag = site.resources[PATH].etag  # type: ignore[attr-defined]
     size = len(site.resources[PATH].body)  # type: ignore[attr-defined]
-    results: dict[str, tuple[float, float]] = {}
+    results: dict[str, tuple[float, float, float, float]] = {}
     servers: list[tuple[str, list[str] | None]] = [
         ("calendar-service", [sys.executable, __file__, "--serve", "ours"]),
         ("minimal ASGI", [sys.executable, __file__, "--serve", "minimal"]),
@@ -187,23 +195,29 @@ def main() -> int:
                 server_etag = r.headers["ETag"] if cmd is None else etag
             procs[name] = (proc, url, server_etag)
             wrk(url, 1, args.connections, None)  # warm-up
-        samples: dict[str, list[tuple[float, float]]] = {name: [] for name in procs}
+        samples: dict[str, list[tuple[tuple[float, float], tuple[float, float]]]] = {
+            name: [] for name in procs}
         for _ in range(args.rounds):  # interleaved, so drift in the machine's load hits all alike
             for name, (_, url, server_etag) in procs.items():
                 samples[name].append((wrk(url, args.seconds, args.connections, None),
                                       wrk(url, args.seconds, args.connections, server_etag)))
         for name, runs in samples.items():
-            full = statistics.median(r[0] for r in runs)
-            cond = statistics.median(r[1] for r in runs)
-            results[name] = (full, cond)
-            print(f"  {name:<22} 200: {full:>9.0f} req/s   304: {cond:>9.0f} req/s", flush=True)
+            full = statistics.median(r[0][0] for r in runs)
+            cond = statistics.median(r[1][0] for r in runs)
+            full_p99 = statistics.median(r[0][1] for r in runs)
+            cond_p99 = statistics.median(r[1][1] for r in runs)
+            results[name] = (full, cond, full_p99, cond_p99)
+            print(f"  {name:<22} 200: {full:>9.0f} req/s p99 {full_p99:>6.2f} ms   "
+                  f"304: {cond:>9.0f} req/s p99 {cond_p99:>6.2f} ms", flush=True)
     finally:
         for proc, _, _ in procs.values():
             proc.terminate()
             proc.wait(timeout=10)
     ours, ceiling = results["calendar-service"], results["minimal ASGI"]
     print(f"ratio calendar-service / minimal ASGI: 200: {ours[0] / ceiling[0]:.2f}   "
-          f"304: {ours[1] / ceiling[1]:.2f}   (goal >= 0.80)")
+          f"304: {ours[1] / ceiling[1]:.2f}   (goal >= 0.90)")
+    print(f"p99 calendar-service / minimal ASGI:   200: {ours[2] / ceiling[2]:.2f}   "
+          f"304: {ours[3] / ceiling[3]:.2f}   (goal <= 1.20)")
     if "nginx (static build)" in results:
         ng = results["nginx (static build)"]
         print(f"context, calendar-service / nginx:      200: {ours[0] / ng[0]:.2f}   "

@@ -32,15 +32,21 @@ def renderer() -> Any:
 
 
 @contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Run ``app`` under uvicorn in a thread; yield its base URL; stop it cleanly."""
+def serving(app: Any, limits: Any = None) -> Iterator[str]:
+    """Run ``app`` under uvicorn in a thread; yield its base URL; stop it cleanly.
+
+    With ``limits`` (an ``HttpLimits``) it is uvicorn exactly as ``serve`` configures it."""
     import uvicorn
+
+    from calendar_service.runs.runtime import server_config
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    config = (uvicorn.Config(app, log_level="warning", lifespan="on") if limits is None else
+              server_config(app, limits, log_config=None, lifespan="on"))
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

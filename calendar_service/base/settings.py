@@ -73,6 +73,11 @@ class Settings:
     max_file_mb: float = 5.0
     read_timeout: float = 10.0
     max_connections: int = 1000
+    max_header_kb: int = 32
+    max_headers: int = 100
+    max_body_kb: int = 64
+    header_timeout: float = 5.0
+    body_timeout: float = 10.0
 
     # Real SMTP sending with example addresses or a loopback BASE_URL, for trials and tests.
     trial_sending: bool = False
@@ -118,13 +123,16 @@ def redact_url(url: str) -> str:
 _NUMERIC = {"smtp_timeout": float, "smtp_concurrency": int, "smtp_retries": int, "port": int,
             "sweep_minutes": int, "smtp_retry_delay": float, "claim_timeout": float,
             "send_batch": int, "smtp_max_consecutive_failures": int, "max_file_mb": float,
-            "read_timeout": float, "max_connections": int, "smtp_rate": float}
+            "read_timeout": float, "max_connections": int, "smtp_rate": float,
+            "max_header_kb": int, "max_headers": int, "max_body_kb": int,
+            "header_timeout": float, "body_timeout": float}
 # Beyond these a value is a typo (or an attack on the box), not a choice.
 _MAXIMUM = {"port": 65535, "max_file_mb": 1024, "read_timeout": 3600, "max_connections": 100_000,
             "smtp_concurrency": 1000, "send_batch": 100_000, "sweep_minutes": 1440,
             "smtp_retries": 100, "smtp_timeout": 3600, "smtp_retry_delay": 3600,
             "claim_timeout": 7 * 86400, "smtp_max_consecutive_failures": 100_000,
-            "smtp_rate": 100_000}
+            "smtp_rate": 100_000, "max_header_kb": 1024, "max_headers": 10_000,
+            "max_body_kb": 10_240, "header_timeout": 300, "body_timeout": 3600}
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
 
 

@@ -117,7 +117,25 @@ HELP: dict[str, SettingHelp] = {
         "Seconds allowed to read one data file (a file on a mount that stopped answering is "
         "refused instead of hanging `check`, `daily` or a reload of `serve`)."),
     "max_connections": SettingHelp(
-        "HTTP connections `serve` handles at once; requests beyond it get 503."),
+        "HTTP connections `serve` keeps open at once. Past it, the connection that has waited "
+        "longest for a request (idle, or still sending its headers) is closed to make room; "
+        "when all are busy, a new one gets 503, and past twice the limit it is closed at once. "
+        "`serve` raises its open-file limit to fit. See *Limits of the HTTP service* in "
+        "Operations."),
+    "max_header_kb": SettingHelp(
+        "Largest request line plus headers `serve` reads, in kilobytes; a larger one gets 431 "
+        "and is never held in memory."),
+    "max_headers": SettingHelp("Most headers in one request; more get 431."),
+    "max_body_kb": SettingHelp(
+        "Largest request body `serve` accepts, in kilobytes (the only bodies it expects are "
+        "one-click unsubscriptions, a few dozen bytes); a larger one gets 413."),
+    "header_timeout": SettingHelp(
+        "Seconds a client has to send the request line and headers, counted from its first "
+        "byte (or from connecting); a slower one gets 408 and is closed, one that sent nothing "
+        "is just closed."),
+    "body_timeout": SettingHelp(
+        "Seconds a client has to send a request body once its headers are in; a slower one gets "
+        "408 and is closed."),
 }
 
 # Variables read outside Settings.

@@ -54,6 +54,8 @@ class Unsubscriber:
     async def handle(self, request: Any) -> Any:
         import asyncio
 
+        from starlette.requests import ClientDisconnect
+
         from calendar_service.mail.unsubscribe import is_one_click, preferred_language, verify
 
         path: str = request.url.path
@@ -86,6 +88,9 @@ class Unsubscriber:
                 return self._page(request, lang, 200, "done", office=office,
                                   since=entry.unsubscribed_at.date())
             entry = await asyncio.to_thread(self.ledger.unsubscription, office_id)
+        except ClientDisconnect:  # the client went away mid-body: nothing to answer, no error
+            log.info("event=client-disconnected office=%s during=unsubscribe-body", office_id)
+            return self._page(request, lang, 400, "error")
         except Exception as exc:  # the ledger being down is a 503 page, never a 500
             log.error("event=unsubscribe-failed office=%s error=%s", office_id, type(exc).__name__)
             return self._page(request, lang, 503, "error")

@@ -433,5 +433,10 @@ class FastPath:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] in self.state.current[1]:
             await self.endpoint(scope, receive, send)
-        else:
+            return
+        from starlette.requests import ClientDisconnect
+
+        try:
             await self.app(scope, receive, send)
+        except ClientDisconnect:  # a client that goes away is no error of ours: no traceback
+            log.info("event=client-disconnected path=%s", scope.get("path"))

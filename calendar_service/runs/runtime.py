@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from calendar_service.base.clock import Clock, OffsetClock, SystemClock
 from calendar_service.base.settings import Settings
+from calendar_service.runs.http_limits import HttpLimits, bounded_protocol, raise_open_files
 from calendar_service.runs.service import DataWatcher
 
 if TYPE_CHECKING:
@@ -284,6 +285,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                else "sending nothing (--no-send)")
     print(f"serving {len(runtime.state.site.resources)} files on {where} (pages link relative to "
           f"the request; e-mails and feeds use {settings.base_url}); {sending}", flush=True)
-    uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=args.access_log,
-                                  log_config=None, server_header=False)).run()
+    limits = HttpLimits.from_settings(settings)
+    raise_open_files(limits)
+    uvicorn.Server(server_config(app, limits, host=host, port=port, access_log=args.access_log,
+                                 log_config=None)).run()
     return 0
+
+
+def server_config(app: Any, limits: HttpLimits, **options: Any) -> Any:
+    """uvicorn as ``serve`` runs it (the benchmark and the tests use this too): httptools
+    behind the limits of :mod:`calendar_service.runs.http_limits`."""
+    import uvicorn
+
+    return uvicorn.Config(app, http=bounded_protocol(limits), ws="none", server_header=False,
+                          **options)
