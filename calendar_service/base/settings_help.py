@@ -117,9 +117,9 @@ HELP: dict[str, SettingHelp] = {
         "Seconds allowed to read one data file (a file on a mount that stopped answering is "
         "refused instead of hanging `check`, `daily` or a reload of `serve`)."),
     "max_connections": SettingHelp(
-        "HTTP connections `serve` keeps open at once. Past it, the connection that has waited "
-        "longest for a request (idle, or still sending its headers) is closed to make room; "
-        "when all are busy, a new one gets 503, and past twice the limit it is closed at once. "
+        "HTTP connections `serve` keeps open at once. Past it, an idle connection, else the one "
+        "that has spent longest sending its headers, is closed to make room; when all are "
+        "busy, a new one gets 503, and past twice the limit it is closed at once. "
         "`serve` raises its open-file limit to fit. See *Limits of the HTTP service* in "
         "Operations."),
     "max_header_kb": SettingHelp(

@@ -11,9 +11,10 @@ application sees the request:
 - 408 when the headers take longer than ``header_timeout`` from the first byte (or from the
   connection) or the body longer than ``body_timeout``; a connection that sent nothing is
   just closed;
-- past ``max_connections``, the connection waiting longest for a request (idle or still
-  sending its headers: what a slow-loris client holds) is closed to make room; when every
-  connection is busy, the new one gets 503, and past twice the limit it is closed at once.
+- past ``max_connections``, a connection nobody is being served on is closed to make room: an
+  idle one, else the one that has spent longest on its headers (what a slow-loris client
+  holds); when every connection is busy, the new one gets 503, and past twice the limit it is
+  closed at once.
 
 After a refusal the server reads and throws away what the client still sends for a few seconds
 before closing, so the client reads the answer instead of a connection reset.
@@ -95,21 +96,25 @@ def _response(status: int, default_headers: list[tuple[bytes, bytes]]) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
+_Base = HttpToolsProtocol  # called directly, not through super(), in the per-request hooks
+
+
 class BoundedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with limits; ``bounded_protocol`` makes one per server.
 
-    Deadlines are plain numbers checked by one sweep per server a few times a second, not a
-    timer per request: a request whose headers arrive in one piece costs a clock read.
+    The feed is most of the load, so a request whose headers arrive in one read costs little
+    more than with plain uvicorn: deadlines are numbers that one sweep per server checks a few
+    times a second (no timer per request), and the connection to close when room is needed is
+    looked for only then.
     """
 
     limits: ClassVar[HttpLimits]
-    live: ClassVar[dict[BoundedHttpProtocol, None]]  # this server's connections
-    # Closed to make room, in this order: those answered and closing, then those waiting for a
-    # request (idle, or still sending its headers), oldest first.
-    closing: ClassVar[dict[BoundedHttpProtocol, None]]
-    waiting: ClassVar[dict[BoundedHttpProtocol, None]]
+    live: ClassVar[dict[BoundedHttpProtocol, None]]  # this server's connections, oldest first
+    closing: ClassVar[dict[BoundedHttpProtocol, None]]  # answered, lingering before the close
     refusals: ClassVar[_RefusalLog]
     sweeper: ClassVar[asyncio.TimerHandle | None]
+    max_head: ClassVar[int]
+    header_timeout: ClassVar[float]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -127,13 +132,13 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self.live[self] = None
         cls = type(self)
         if cls.sweeper is None:
             cls.sweeper = self.loop.call_later(_sweep_every(self.limits), cls._sweep, self.loop)
+        self._deadline = self.loop.time() + self.header_timeout
         limit = self.limits.max_connections
         if len(self.connections) > limit:
-            victim = next(iter(self.closing), None) or next(iter(self.waiting), None)
+            victim = self._victim()
             if victim is not None:
                 if not victim._draining:
                     self.refusals.note("evicted", logging.INFO,
@@ -146,17 +151,34 @@ class BoundedHttpProtocol(HttpToolsProtocol):
                                    "event=http-refused status=none reason=%r connections=%d",
                                    "twice CALENDAR_SERVICE_MAX_CONNECTIONS", len(self.connections))
                 self._draining = True
+                self._deadline = None
                 transport.abort()
                 return
             else:
                 self._over = True
-        self.waiting[self] = None
-        self._deadline = self.loop.time() + self.limits.header_timeout
+        self.live[self] = None
+
+    def _victim(self) -> BoundedHttpProtocol | None:
+        """The connection to close for a new one: one already answered and closing, else one
+        idle between requests, else the one that began its request (or connected) longest
+        ago and has not sent its headers: what a slow-loris client holds. Never one whose
+        request is being answered or whose body is coming."""
+        if self.closing:
+            return next(iter(self.closing))
+        oldest: BoundedHttpProtocol | None = None
+        for conn in self.live:
+            if conn._draining or not conn._in_head or (
+                    conn.cycle is not None and not conn.cycle.response_complete):
+                continue
+            if conn._deadline is None:
+                return conn  # kept alive, idle: its client reconnects if it needs to
+            if oldest is None or conn._deadline < oldest._deadline:  # type: ignore[operator]
+                oldest = conn
+        return oldest
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._deadline = None
         self.live.pop(self, None)
-        self.waiting.pop(self, None)
         self.closing.pop(self, None)
         super().connection_lost(exc)
 
@@ -171,23 +193,28 @@ class BoundedHttpProtocol(HttpToolsProtocol):
                 log.exception("event=http-sweep-failed")
                 conn.transport.abort()
 
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing() and not self.pipeline and self._in_head:
-            self.waiting.pop(self, None)
-            self.waiting[self] = None  # idle now, and the newest
-
     # -- reading ----------------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        if self._in_head and not self._draining:
+            size = self._head_bytes + len(data)
+            if size <= self.max_head:  # the usual case: a whole request in one read
+                self._head_bytes = size
+                if self._deadline is None:
+                    self._deadline = self.loop.time() + self.header_timeout
+                self._feed(data)
+                return
+        self._received(data)
+
+    def _received(self, data: bytes) -> None:
+        """The general case: a body, a request split at the limit, a refused connection."""
         while data and not self._draining:
             if not self._in_head:
                 self._feed(data)
                 return
             if self._deadline is None:
-                self._deadline = self.loop.time() + self.limits.header_timeout
-            self._got_bytes = True
-            room = self.limits.max_header_bytes - self._head_bytes
+                self._deadline = self.loop.time() + self.header_timeout
+            room = self.max_head - self._head_bytes
             if len(data) <= room:
                 self._head_bytes += len(data)
                 self._feed(data)
@@ -198,8 +225,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             if self._draining:
                 return
             if self._heads_done == done:
-                self._refuse(431, f"request line and headers over {self.limits.max_header_bytes} "
-                                  "bytes")
+                self._refuse(431, f"request line and headers over {self.max_head} bytes")
                 return
             data = data[room:]  # a body or the next request: the same rules
 
@@ -207,7 +233,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         """uvicorn's ``data_received``, minus its warning for a request this class refused
         (the parser stops with an error then), and with a malformed request logged like the
         other refusals: at INFO and at most every LOG_EVERY_SECONDS."""
-        self._unset_keepalive_if_required()
+        if self.timeout_keep_alive_task is not None:
+            self._unset_keepalive_if_required()
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -225,25 +252,24 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             self.send_400_response("Invalid HTTP request received.")
 
     def on_message_begin(self) -> None:
-        super().on_message_begin()
+        _Base.on_message_begin(self)
         self._got_bytes = True
         if self._deadline is None:  # a request that began in the same read as the last one ended
-            self._deadline = self.loop.time() + self.limits.header_timeout
+            self._deadline = self.loop.time() + self.header_timeout
 
     def on_headers_complete(self) -> None:
         self._heads_done += 1
         self._in_head = False
         self._deadline = None
-        self.waiting.pop(self, None)
         if self._over:
             self._refuse(503, "over CALENDAR_SERVICE_MAX_CONNECTIONS and no idle connection")
             raise _Refused
-        if len(self.headers) > self.limits.max_headers:  # memory is bounded by the size limit
+        headers = self.headers
+        if len(headers) > self.limits.max_headers:  # memory is bounded by the size limit
             self._refuse(431, f"more than {self.limits.max_headers} headers")
             raise _Refused
-        self._body_bytes = 0
         body = False
-        for name, value in self.headers:
+        for name, value in headers:
             if name == b"content-length":
                 try:
                     length = int(value)
@@ -255,9 +281,9 @@ class BoundedHttpProtocol(HttpToolsProtocol):
                 body = body or length > 0
             elif name == b"transfer-encoding":
                 body = True
-        super().on_headers_complete()
+        _Base.on_headers_complete(self)
         if body:
-            self._in_body = True
+            self._in_body, self._body_bytes = True, 0
             self._deadline = self.loop.time() + self.limits.body_timeout
 
     def on_body(self, body: bytes) -> None:
@@ -265,14 +291,12 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         if self._body_bytes > self.limits.max_body_bytes:
             self._refuse(413, f"body over {self.limits.max_body_bytes} bytes")
             raise _Refused
-        super().on_body(body)
+        _Base.on_body(self, body)
 
     def on_message_complete(self) -> None:
-        super().on_message_complete()
+        _Base.on_message_complete(self)
         self._deadline = None
         self._in_head, self._in_body, self._head_bytes, self._got_bytes = True, False, 0, False
-        if self.cycle is not None and self.cycle.response_complete and not self.pipeline:
-            self.waiting[self] = None  # answered before its body was in: idle from now on
 
     # -- time -------------------------------------------------------------------------------------
 
@@ -281,7 +305,6 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         connection must make room."""
         self._deadline = None
         if self._draining or (self._in_head and not self._got_bytes):  # nothing (more) to say
-            self.waiting.pop(self, None)
             self.closing.pop(self, None)
             self.connections.discard(self)  # gone now for the count, whenever the socket closes
             if self._draining or evicted:  # what is still unsent goes too: room is needed now
@@ -294,7 +317,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         if evicted:  # connection_made logged it
             self._refuse(408, "closed to make room for a new connection", quiet=True)
         elif self._in_head:
-            self._refuse(408, f"headers not complete after {self.limits.header_timeout:g} s")
+            self._refuse(408, f"headers not complete after {self.header_timeout:g} s")
         else:
             self._refuse(408, f"body not complete after {self.limits.body_timeout:g} s")
 
@@ -305,7 +328,6 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         if self._draining:
             return
         self._draining = True
-        self.waiting.pop(self, None)
         self.closing[self] = None
         if not quiet:
             self.refusals.note(str(status), logging.WARNING if status == 503 else logging.INFO,
@@ -336,10 +358,11 @@ def _sweep_every(limits: HttpLimits) -> float:
 
 
 def bounded_protocol(limits: HttpLimits) -> type[BoundedHttpProtocol]:
-    """A protocol class for one server (the class holds that server's waiting connections)."""
+    """A protocol class for one server (the class holds that server's connections)."""
     return type("BoundedHttpProtocol", (BoundedHttpProtocol,),
-                {"limits": limits, "live": {}, "closing": {}, "waiting": {},
-                 "refusals": _RefusalLog(), "sweeper": None})
+                {"limits": limits, "live": {}, "closing": {}, "refusals": _RefusalLog(),
+                 "sweeper": None, "max_head": limits.max_header_bytes,
+                 "header_timeout": limits.header_timeout})
 
 
 def raise_open_files(limits: HttpLimits) -> None:
