@@ -402,3 +402,19 @@ def test_http_limits_come_from_the_settings() -> None:
                       environ={})
     assert HttpLimits.from_settings(s) == HttpLimits(8192, 50, 16384, 2.5, 4.0, 10)
     assert HttpLimits.from_settings(load_settings(environ={})) == HttpLimits()
+
+
+def test_serve_raises_its_open_file_limit_to_fit_twice_the_connections() -> None:
+    import resource
+
+    from calendar_service.runs.http_limits import raise_open_files
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2 * 1000 + 128:
+        pytest.skip(f"the hard open-file limit here is {hard}")
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))  # systemd's default soft limit
+        raise_open_files(HttpLimits(max_connections=1000))
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= 2 * 1000 + 128
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
