@@ -50,6 +50,7 @@ def build_once(days: Path, site: Path, data_dir: Path) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     from datetime import UTC, date, datetime
 
+    from calendar_service.base.memory import freeze_loaded
     from calendar_service.data.loader import load_days
     from calendar_service.publishing.feed import Publication
     from calendar_service.publishing.render import Renderer
@@ -57,6 +58,7 @@ def build_once(days: Path, site: Path, data_dir: Path) -> dict[str, Any]:
     from calendar_service.publishing.state import PublishState
 
     catalog = load_days(days)
+    freeze_loaded()  # as ``build`` does
     loaded = time.perf_counter()
     today = date(2027, 3, 1)
     now = datetime(2027, 3, 1, 6, tzinfo=UTC)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 _PATTERNS = {
     "full": {"es": "EEEE d 'de' MMMM 'de' y", "en": "EEEE, MMMM d, y"},
@@ -13,6 +14,7 @@ _PATTERNS = {
 }
 
 
+@lru_cache(maxsize=4096)  # pages, feeds and e-mails write the same few dates again and again
 def format_day(d: date, lang: str = "es", style: str = "full") -> str:
     from babel.dates import format_date
 

@@ -19,12 +19,15 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from datetime import date, datetime
+    from typing import Any
 
     from calendar_service.base.settings import Settings
 
     Handler = Callable[[argparse.Namespace, Settings], int]
 
 
+COMMANDS = ("check", "upcoming", "feed", "build", "cards", "serve", "daily", "send-due",
+            "send-test", "init", "doctor", "preview", "log", "subscriptions", "migrate", "backup")
 YEARS = range(1900, 3000)  # feeds reach two years ahead: date arithmetic must stay in range
 
 
@@ -98,7 +101,18 @@ def _lang(parser: argparse.ArgumentParser) -> None:
                              "else Spanish)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Skipped:
+    """Stands for a command's parser that this run does not need: takes every call, keeps
+    nothing."""
+
+    def __getattr__(self, name: str) -> Callable[..., _Skipped]:
+        return lambda *args, **kwargs: self
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Every command's parser, or with ``command`` only that one's in full: the others are
+    just named with their one-line help (what ``--help`` prints), since building sixteen
+    parsers is most of what ``calendar-service --help`` costs."""
     parser = argparse.ArgumentParser(
         prog="calendar-service",
         description="International days as a subscribable calendar and as e-mail reminders with "
@@ -106,14 +120,20 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 success, 1 not everything delivered, 2 bad input or usage.")
     parser.add_argument("--version", action="version", version=f"calendar-service {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    common = _common()
+    common = _common() if command is None or command in COMMANDS else None
 
-    p = sub.add_parser("check", parents=[common], help="validate the days and offices files",
+    def add(name: str, **kwargs: str) -> Any:
+        if common is not None and command in (None, name):
+            return sub.add_parser(name, parents=[common], **kwargs)
+        sub.add_parser(name, help=kwargs["help"], add_help=False)
+        return _Skipped()
+
+    p = add("check", help="validate the days and offices files",
                        description="Validate days.yaml and offices.yaml (and the templates); "
                                    "print every problem as FILE:LINE: field: message. Exit 0 or 2.")
     p.set_defaults(handler="calendar_service.cli.data_commands:check")
 
-    p = sub.add_parser("upcoming", parents=[common], help="list the coming days",
+    p = add("upcoming", help="list the coming days",
                        description="List the international days of the coming weeks.")
     _clock(p)
     p.add_argument("--days-ahead", "-n", dest="ahead", type=_days_ahead, default=30, metavar="N",
@@ -124,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(handler="calendar_service.cli.data_commands:upcoming")
 
-    p = sub.add_parser("feed", parents=[common], help="write one iCalendar feed",
+    p = add("feed", help="write one iCalendar feed",
                        description="Write one iCalendar feed (the same bytes the site publishes) to "
                                    "a file or to standard output. Records revisions in "
                                    "DATA_DIR/feed-state.json so SEQUENCE and LAST-MODIFIED change "
@@ -137,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
     p.set_defaults(handler="calendar_service.publishing.feed:cmd_feed")
 
-    p = sub.add_parser("build", parents=[common], help="write the public site as static files",
+    p = add("build", help="write the public site as static files",
                        description="Write the whole public site (feeds, web pages, days.json) to "
                                    "DIR, replacing the previous build (written beside it, then "
                                    "swapped in with two renames). Any web server or CDN can "
@@ -147,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="target folder (default: DATA_DIR/site)")
     p.set_defaults(handler="calendar_service.publishing.site:cmd_build")
 
-    p = sub.add_parser("cards", parents=[common], help="draw the image cards; a contact sheet",
+    p = add("cards", help="draw the image cards; a contact sheet",
                        description="Draw every image card of the site (each day, language and "
                                    "size; days defined by a rule, per year) into the cache in "
                                    "DATA_DIR/cache/cards, reusing the cards already drawn, and "
@@ -156,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sheet", metavar="FILE", help="write a contact sheet of every card (PNG)")
     p.set_defaults(handler="calendar_service.publishing.cards.sheet:cmd_cards")
 
-    p = sub.add_parser("serve", parents=[common], help="serve the site and feeds over HTTP",
+    p = add("serve", help="serve the site and feeds over HTTP",
                        description="Serve the same paths as 'build' from memory (Starlette + "
                                    "uvicorn), plus /healthz, and send the reminders due: a sweep "
                                    "at start-up, every few minutes and at each office's send time. "
@@ -173,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve the site alone: never send a reminder (e.g. a public mirror)")
     p.set_defaults(handler="calendar_service.runs.runtime:cmd_serve")
 
-    p = sub.add_parser("daily", parents=[common], help="the cron job: check, build the site, send",
+    p = add("daily", help="the cron job: check, build the site, send",
                        description="Validate the data, rebuild the public site into DATA_DIR/site, "
                                    "send the reminders due now (or write them to the outbox) and "
                                    "print a short summary. Run it hourly from cron. Exit 0, 1 when "
@@ -187,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     _lang(p)
     p.set_defaults(handler="calendar_service.runs.daily:cmd_daily")
 
-    p = sub.add_parser("send-due", parents=[common], help="send the e-mail reminders due now",
+    p = add("send-due", help="send the e-mail reminders due now",
                        description="Send every reminder due now, each office on its own clock "
                                    "(send_time on date - lead). Through SMTP when "
                                    "CALENDAR_SERVICE_SMTP_URL is set, else .eml files in the "
@@ -204,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     _lang(p)
     p.set_defaults(handler="calendar_service.cli.send_commands:cmd_send_due")
 
-    p = sub.add_parser("send-test", parents=[common], help="send one sample reminder to an address",
+    p = add("send-test", help="send one sample reminder to an address",
                        description="Send one real message, through the configured relay (or the "
                                    "outbox), to ADDRESS only: the next reminder an office would "
                                    "get on schedule, marked as a test in its subject and body. "
@@ -215,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--office", metavar="ID", help="whose next reminder (default: the first office)")
     p.set_defaults(handler="calendar_service.cli.send_commands:cmd_send_test")
 
-    p = sub.add_parser("init", parents=[common], help="write your own copies of the data files",
+    p = add("init", help="write your own copies of the data files",
                        description="Copy the bundled days.yaml, offices.yaml and templates/ into "
                                    "the data folder (or DIR) to edit them; from then on every "
                                    "command reads those copies. Existing copies are never "
@@ -225,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite existing copies")
     p.set_defaults(handler="calendar_service.cli.setup_commands:cmd_init")
 
-    p = sub.add_parser("doctor", parents=[common], help="check a deployment; send nothing",
+    p = add("doctor", help="check a deployment; send nothing",
                        description="Check that the deployment is ready to send real reminders, "
                                    "without sending anything: public BASE_URL, SMTP relay (connect, "
                                    "EHLO, STARTTLS, AUTH), sender and office addresses, unsubscribe "
@@ -236,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bound on each network check (default 10)")
     p.set_defaults(handler="calendar_service.cli.setup_commands:cmd_doctor")
 
-    p = sub.add_parser("preview", parents=[common], help="show one reminder exactly as sent",
+    p = add("preview", help="show one reminder exactly as sent",
                        description="Render the message an office receives for a day, through the "
                                    "same code as send-due, as it would go out at its scheduled "
                                    "time (other days due then are grouped in, as in a real run).")
@@ -250,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="text part, HTML part, or the whole message (default text)")
     p.set_defaults(handler="calendar_service.cli.mail_commands:cmd_preview")
 
-    p = sub.add_parser("log", parents=[common], help="what was sent, failed or is pending",
+    p = add("log", help="what was sent, failed or is pending",
                        description="List the reminder ledger, newest first.")
     p.add_argument("--status", action="append", metavar="STATUS",
                    choices=("pending", "claimed", "sent", "failed", "permanent-failure",
@@ -263,8 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(handler="calendar_service.cli.mail_commands:cmd_log")
 
-    p = sub.add_parser("subscriptions", parents=[common],
-                       help="offices that unsubscribed from the reminders; undo it",
+    p = add("subscriptions", help="offices that unsubscribed from the reminders; undo it",
                        description="List the offices that unsubscribed (through the one-click "
                                    "link of a reminder, or recorded here after a request to the "
                                    "mailto address), with when. Their reminders are recorded as "
@@ -277,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(handler="calendar_service.cli.mail_commands:cmd_subscriptions")
 
-    p = sub.add_parser("migrate", parents=[common], help="upgrade the ledger's schema",
+    p = add("migrate", help="upgrade the ledger's schema",
                        description="Bring the ledger to this release's schema (Alembic revisions). "
                                    "send-due, daily and serve do it by themselves; a SQLite ledger "
                                    "is first copied beside its file (ledger.sqlite3.bak-REV-TIME). "
@@ -290,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="show what an upgrade would apply; change nothing")
     p.set_defaults(handler="calendar_service.cli.ledger_commands:cmd_migrate")
 
-    p = sub.add_parser("backup", parents=[common], help="copy the SQLite ledger safely",
+    p = add("backup", help="copy the SQLite ledger safely",
                        description="Write a consistent copy of the SQLite ledger to FILE while "
                                    "runs go on (SQLite's online backup). Restoring it never "
                                    "resends what it recorded. For PostgreSQL use pg_dump.")
@@ -318,9 +337,18 @@ def _resolve(spec: str) -> Handler:
     return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
+def _command(argv: Sequence[str]) -> str:
+    """The command named on the line ("" for none): the top level has no option with a value,
+    so it is the first word that is not an option."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word
+    return ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command(argv))
     args = parser.parse_args(argv)
     from calendar_service.base.errors import CalendarServiceError
 

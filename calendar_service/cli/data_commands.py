@@ -18,12 +18,13 @@ def check(args: argparse.Namespace, settings: Settings) -> int:
     from calendar_service.data.loader import load_all
 
     catalog, offices = load_all(settings.days, settings.offices, complete=True)
-    # The e-mails here, the site (pages, feed events, cards) on the other core: each renders
-    # every template for every day and language once, and keeps nothing.
-    mail, site = side_by_side(lambda: _mail_problems(catalog, offices, settings),
-                              lambda: _site_template_problems(catalog, settings)
-                              + _card_problems(catalog, offices, settings))
-    problems = mail + site
+    # The e-mails and cards here, the site (pages, feed events) on the other core: each
+    # renders every template for every day and language once, and keeps nothing.
+    (mail, cards), site = side_by_side(
+        lambda: (_mail_problems(catalog, offices, settings),
+                 _card_problems(catalog, offices, settings)),
+        lambda: _site_template_problems(catalog, settings))
+    problems = mail + site + cards
     if problems:
         raise DataError(problems)
     annex = sum(1 for d in catalog.days if d.annex)

@@ -501,11 +501,36 @@ def _tidy_text(text: str) -> str:
 def template_env(root: Path) -> jinja2.Environment:
     import jinja2
 
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(Path(root) / TEMPLATE_DIR)),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True, auto_reload=False)
+    env.filters["wordwrap"] = _remembered_wordwrap()
+    return env
+
+
+def _remembered_wordwrap() -> Any:
+    """jinja's ``wordwrap``, remembering what it wrapped: the same texts are wrapped for every
+    message that shows the day (and by ``check`` for every variant), and textwrap was a fifth
+    of rendering the text part."""
+    from functools import lru_cache
+
+    import jinja2
+    from jinja2.filters import do_wordwrap
+
+    remembered = lru_cache(maxsize=4096)(do_wordwrap)
+
+    @jinja2.pass_environment
+    def wordwrap(environment: jinja2.Environment, s: Any, *args: Any, **kwargs: Any) -> str:
+        if type(s) is str:
+            try:
+                return remembered(environment, s, *args, **kwargs)  # type: ignore[no-any-return]
+            except TypeError:  # an argument that cannot be a key: wrap it as jinja does
+                pass
+        return do_wordwrap(environment, s, *args, **kwargs)
+
+    return wordwrap
 
 
 # -- check ------------------------------------------------------------------------------------

@@ -537,9 +537,11 @@ def replace_folder(target: Path, fill: Callable[[Path], tuple[int, int]]) -> tup
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     """``calendar-service build [DIR]``: write the public site as static files."""
     from calendar_service.base.clock import now_from, today_from
+    from calendar_service.base.memory import freeze_loaded
     from calendar_service.data.loader import load_days
 
     catalog = load_days(settings.days)
+    freeze_loaded()
     target = Path(args.dir) if args.dir else settings.site_dir
     count, feeds = build_into(catalog, settings, target, today=today_from(args),
                               now=now_from(args, today_at=time(0, 0)))

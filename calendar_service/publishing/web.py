@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from calendar_service import __version__
 from calendar_service.base import paths
 from calendar_service.base.errors import CalendarServiceError
+from calendar_service.base.memory import give_back_freed
 from calendar_service.base.paths import relative
 from calendar_service.base.settings import Settings
 from calendar_service.data.model import LANGUAGES, Catalog
@@ -141,6 +142,7 @@ class SiteState:
         if site is None:
             return False
         self.swap(site)
+        give_back_freed()
         log.info("site rebuilt for %s (%d files)", site.today, len(site.resources))
         return True
 
