@@ -18,12 +18,13 @@ def check(args: argparse.Namespace, settings: Settings) -> int:
     from calendar_service.data.loader import load_all
 
     catalog, offices = load_all(settings.days, settings.offices, complete=True)
-    # The e-mails and cards here, the site (pages, feed events) on the other core: each
-    # renders every template for every day and language once, and keeps nothing.
-    (mail, cards), site = side_by_side(
-        lambda: (_mail_problems(catalog, offices, settings),
-                 _card_problems(catalog, offices, settings)),
-        lambda: _site_template_problems(catalog, settings))
+    # The e-mails here, the site (pages, feed events) and the cards on the other core (about
+    # as long: the loading is on this side): each renders every template for every day and
+    # language once, and keeps nothing.
+    mail, (site, cards) = side_by_side(
+        lambda: _mail_problems(catalog, offices, settings),
+        lambda: (_site_template_problems(catalog, settings),
+                 _card_problems(catalog, offices, settings)))
     problems = mail + site + cards
     if problems:
         raise DataError(problems)
