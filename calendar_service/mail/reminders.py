@@ -17,7 +17,7 @@ sent without being called late: only a send really scheduled and then missed is 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -187,17 +187,22 @@ def due_reminders(catalog: Catalog, offices: Sequence[Office], now: datetime,
     ``now`` is an aware instant; the result does not consult the ledger: a reminder already sent
     stays due until its occurrence passes, and the ledger makes sure it goes out once.
     """
+    return list(iter_due(catalog, offices, now, seen, catch_up))
+
+
+def iter_due(catalog: Catalog, offices: Sequence[Office], now: datetime,
+             seen: Seen | None = None, catch_up: bool = False) -> Iterator[Batch]:
+    """:func:`due_reminders` one office at a time, so a run holds only the batches it is
+    working on, however many offices there are."""
     _check_now(now)
     if not offices:
-        return []
+        return
     start, end = window(offices, now)
     occs = occurrences(catalog.days, start, end)
-    batches = []
     for office in offices:
         batch = due_for_office(office, occs, now, seen, catch_up)
         if batch is not None:
-            batches.append(batch)
-    return batches
+            yield batch
 
 
 def scheduled_batch(catalog: Catalog, office: Office, instant: datetime) -> Batch | None:
