@@ -13,7 +13,7 @@ import email.policy
 import functools
 import subprocess
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -242,3 +242,225 @@ def test_send_due_catch_up_sends_what_is_still_useful_on_a_fresh_install(tmp_pat
     messages = eml(tmp_path / "outbox")
     assert messages and not any(late(m) for m in messages)
     assert all("PUESTA AL DÍA" in text_of(m) or "CATCHING UP" in text_of(m) for m in messages)
+
+
+# -- one message per office per local day ------------------------------------------------------
+
+
+def test_a_catch_up_before_the_send_time_carries_the_day_s_reminders_in_one_message(
+        fresh_mail_env) -> None:  # noqa: F811
+    s, cat, offices = unpack(fresh_mail_env, 1, 2)  # Cancún, leads 14 and 3
+    running_since(s, cat, offices, MARCH_1)
+    # Down from 7 March; back at 02:00 on the 18th: 22 March's 14-day reminder was missed, and
+    # 21 March's three 3-day reminders are scheduled at 09:00 today. One message now, all four.
+    early = send_due(s, cat, offices, at("2027-03-18T02:00:00-05:00"))
+    assert early.messages == 1 and early.sent == 4
+    at_nine = send_due(s, cat, offices, at("2027-03-18T09:00:00-05:00"))
+    assert at_nine.messages == 0 and at_nine.sent == 0
+    (message,) = outbox(s)
+    assert str(message["Subject"]).startswith("[Aviso tardío] ")
+
+
+def test_an_occurrence_is_never_reminded_twice_the_same_day(fresh_mail_env) -> None:  # noqa: F811
+    s, cat, offices = unpack(fresh_mail_env, 2, 3)  # Mexico City, lead 3, water and forests
+    office = replace(offices[0], lead_days=(3, 2))
+    running_since(s, cat, [office], MARCH_1)
+    # Down on the 18th; at 08:00 on the 19th the 3-day reminder of 22 March (due on the 19th at
+    # 09:00) and 21 March's 2-day one (09:00 today) go together; the 3-day one of 21 March,
+    # missed on the 18th, is replaced by the nearer 2-day one, never sent besides it.
+    first = send_due(s, cat, [office], at("2027-03-19T08:00:00-06:00"))
+    assert first.messages == 1
+    keys = {(d, lead) for b in [first] for (_, d, _, lead) in b.sent_keys}
+    assert keys == {("international-day-of-forests", 2), ("world-water-day", 3)}
+    later = send_due(s, cat, [office], at("2027-03-19T20:00:00-06:00"))
+    assert later.messages == 0
+
+
+def test_a_day_added_in_the_afternoon_for_tomorrow_comes_in_a_second_message_saying_why(
+        fresh_mail_env) -> None:  # noqa: F811
+    s, cat, offices = unpack(fresh_mail_env, 0, 1)  # Tijuana
+    office = replace(offices[0], lead_days=(3, 1))
+    without = replace(cat, days=tuple(d for d in cat.days if d.id != "international-day-of-forests"))
+    running_since(s, without, [office], MARCH_1)
+    assert send_due(s, without, [office], at("2027-03-20T09:00:00-07:00")).messages == 1
+    # World Forestry Day (21 March) added at 15:00 on the 20th: its 1-day reminder was due at
+    # 09:00. Tomorrow's message would come on the day itself: a second message now, saying why.
+    afternoon = send_due(s, cat, [office], at("2027-03-20T15:00:00-07:00"))
+    assert afternoon.messages == 1
+    second = next(m for m in outbox(s) if "Día Forestal Mundial" in str(m["Subject"]))
+    assert str(second["Subject"]).startswith("[Segundo mensaje de hoy] ")
+    body = " ".join(text_of(second).split())
+    assert "SEGUNDO MENSAJE DE HOY: ya le escribimos hoy;" in body
+    assert "DÍA AÑADIDO AL CALENDARIO" in body and not late(second)
+    assert send_due(s, cat, [office], at("2027-03-20T20:00:00-07:00")).messages == 0
+
+
+def test_a_day_added_in_the_afternoon_further_ahead_waits_for_tomorrow_s_message(
+        fresh_mail_env) -> None:  # noqa: F811
+    s, cat, offices = unpack(fresh_mail_env, 0, 1)  # Tijuana
+    office = replace(offices[0], lead_days=(5, 3))
+    without = replace(cat, days=tuple(d for d in cat.days if d.id != "world-water-day"))
+    running_since(s, without, [office], MARCH_1)
+    assert send_due(s, without, [office], at("2027-03-18T09:00:00-07:00")).messages == 1
+    # 22 March added at 15:00 on the 18th, four days ahead, its 5-day reminder already past:
+    # it waits for the next day's message, which brings its 3-day reminder on time.
+    assert send_due(s, cat, [office], at("2027-03-18T15:00:00-07:00")).messages == 0
+    nineteenth = send_due(s, cat, [office], at("2027-03-19T09:00:00-07:00"))
+    assert nineteenth.messages == 1
+    assert [(d, lead) for (_, d, _, lead) in nineteenth.sent_keys] == [("world-water-day", 3)]
+    assert not any("Segundo" in str(m["Subject"]) for m in outbox(s))
+
+
+def test_a_resend_after_a_crash_is_the_same_message(fresh_mail_env) -> None:  # noqa: F811
+    from calendar_service.mail.compose import Composer
+
+    s, cat, offices = unpack(fresh_mail_env, 1, 2)
+    running_since(s, cat, offices, MARCH_1)
+    now = at("2027-03-18T09:00:00-05:00")
+    (batch,) = due_reminders(cat, offices, now)
+    first = Composer(s).message(batch, now)
+    again = Composer(s).message(batch, now + timedelta(minutes=20))
+    assert first.message_id == again.message_id
+
+
+# -- the simulator: property tests ---------------------------------------------------------------
+
+
+ZONES = ["America/Tijuana", "America/Mexico_City", "America/Cancun", "Europe/Madrid",
+         "Australia/Lord_Howe", "America/Santiago", "Pacific/Kiritimati", "Pacific/Pago_Pago",
+         "Asia/Kathmandu", "America/St_Johns"]
+# Around daylight-saving changes: March and April, October and November.
+STARTS = [date(2027, 3, 8), date(2027, 3, 24), date(2027, 4, 1), date(2027, 9, 30),
+          date(2027, 10, 27), date(2027, 11, 3)]
+
+
+@functools.cache
+def bundled():  # type: ignore[no-untyped-def]
+    """The bundled days (46 over the year), loaded once."""
+    from calendar_service.base.settings import load_settings
+    from calendar_service.data.loader import load_all
+
+    settings_ = load_settings({}, environ={})
+    return load_all(settings_.days, settings_.offices)[0]
+
+
+offices_strategy = st.lists(
+    st.builds(lambda n, zone, hour, minute, leads: (n, zone, time(hour, minute), tuple(leads)),
+              st.integers(0, 10**6), st.sampled_from(ZONES), st.integers(0, 23),
+              st.sampled_from([0, 15, 30, 59]),
+              st.lists(st.integers(0, 21), min_size=1, max_size=3, unique=True)),
+    min_size=1, max_size=3)
+schedule_strategy = st.one_of(
+    st.tuples(st.just("hourly"), st.integers(0, 59)),
+    st.tuples(st.just("daily"), st.integers(0, 23), st.integers(0, 59)),
+    st.tuples(st.just("twice"), st.integers(0, 11), st.integers(0, 59)))
+
+
+def make_offices(specs):  # type: ignore[no-untyped-def]
+    from calendar_service.data.model import Office
+
+    base: Office = catalog()[1][0]  # no themes: every day
+    return [replace(base, id=f"office-{i}", timezone=zone, send_time=when, lead_days=leads)
+            for i, (_, zone, when, leads) in enumerate(specs)]
+
+
+def instants(schedule, first: date, days: int, skipped: frozenset[date]):  # type: ignore[no-untyped-def]
+    from simulation import cron
+
+    if schedule[0] == "hourly":
+        return list(cron(first, days, hours=range(24), minute=schedule[1], skipped=skipped))
+    if schedule[0] == "daily":
+        return list(cron(first, days, hours=[schedule[1]], minute=schedule[2], skipped=skipped))
+    return list(cron(first, days, hours=[schedule[1], schedule[1] + 12], minute=schedule[2],
+                     skipped=skipped))
+
+
+def check(sim, runs, offices, catalog_, first_seen) -> None:  # type: ignore[no-untyped-def]
+    """Every office gets at most one message a day, every reminder still useful is delivered
+    once, none arrives after its day, and only a send really scheduled and missed is late."""
+    from calendar_service.mail.reminders import LATE, scheduled_at, zone
+    from calendar_service.occurrences import occurrences
+
+    per_day: dict[tuple[str, date], int] = {}
+    reminded: dict[tuple[str, str, date, date], int] = {}
+    keys: set[tuple[str, str, str, int]] = set()
+    got: dict[tuple[str, str, date], list[tuple[int, date]]] = {}
+    for m in sim.messages:
+        assert not m.batch.second
+        per_day[(m.office.id, m.local_date)] = per_day.get((m.office.id, m.local_date), 0) + 1
+        for i in m.batch.items:
+            occ = i.occurrence
+            assert m.local_date <= occ.date, "arrived after its day"
+            assert i.key not in keys, "the same reminder twice"
+            keys.add(i.key)
+            slot = (m.office.id, occ.day.id, occ.date, m.local_date)
+            reminded[slot] = reminded.get(slot, 0) + 1
+            got.setdefault((m.office.id, occ.day.id, occ.date), []).append((i.lead, m.local_date))
+            assert i.scheduled >= first_seen, "scheduled before the office appeared"
+            if i.reason == LATE:  # missed: no run between its instant and the end of its day
+                day_end = datetime.combine(i.scheduled.date() + timedelta(days=1), time(0),
+                                           tzinfo=i.scheduled.tzinfo)
+                assert not [t for t in runs if i.scheduled <= t < day_end], "late but not missed"
+            else:
+                assert i.scheduled.astimezone(zone(m.office.timezone)).date() == m.local_date
+    assert max(per_day.values(), default=0) <= 1, "two messages one day"
+    assert max(reminded.values(), default=0) <= 1
+    end = runs[-1]
+    occs = occurrences(catalog_.days, runs[0].date() - timedelta(days=1),
+                       end.date() + timedelta(days=25))
+    for office in offices:
+        tz = zone(office.timezone)
+        for occ in occs:
+            for lead in office.lead_days:
+                when = scheduled_at(office, occ.date, lead)
+                if when < first_seen or when > end:
+                    continue
+                useful = [t for t in runs if t >= when and t.astimezone(tz).date() <= occ.date]
+                if not useful:
+                    continue  # no run while it could still go: nothing to deliver
+                delivered = [(lead_, day) for lead_, day in got.get((office.id, occ.day.id,
+                                                                      occ.date), [])
+                             if lead_ <= lead and day >= when.date()]
+                assert delivered, f"{office.id} never got {occ.day.id} {occ.date} lead {lead}"
+                that_day = when.astimezone(tz).date()
+                if [t for t in useful if t.astimezone(tz).date() == that_day]:
+                    # A run on its own day after its instant: it went that day, not later.
+                    assert [d for _, d in delivered if d == that_day], (
+                        f"{office.id}: {occ.day.id} {occ.date} lead {lead} went on a later day")
+
+
+@settings(max_examples=150, deadline=None)
+@given(offices_strategy, schedule_strategy, st.sampled_from(STARTS),
+       st.sets(st.integers(0, 20), max_size=6))
+def test_random_zones_send_times_leads_and_cron_schedules_keep_one_message_a_day(
+        specs, schedule, first: date, gaps: set[int]) -> None:  # type: ignore[no-untyped-def]
+    from simulation import Simulation
+
+    cat = bundled()
+    offices = make_offices(specs)
+    runs = instants(schedule, first, 21, frozenset(first + timedelta(days=g) for g in gaps))
+    if not runs:
+        return
+    sim = Simulation(cat, offices)
+    for now in runs:
+        sim.run(now)
+    check(sim, runs, offices, cat, runs[0])
+
+
+def test_a_simulated_month_of_hourly_cron_runs_gives_no_office_two_messages_a_day() -> None:
+    """The 32 bundled offices over March 2027 (daylight saving starts on the 14th in the US), an
+    hourly cron job that misses the 10th and the 11th."""
+    from simulation import Simulation, cron
+
+    from calendar_service.base.settings import load_settings
+    from calendar_service.data.loader import load_all
+
+    settings_ = load_settings({}, environ={})
+    cat, offices = load_all(settings_.days, settings_.offices)
+    runs = list(cron(date(2027, 3, 1), 31, hours=range(24), minute=5,
+                     skipped=frozenset({date(2027, 3, 10), date(2027, 3, 11)})))
+    sim = Simulation(cat, offices)
+    for now in runs:
+        sim.run(now)
+    assert len(sim.messages) > 32
+    check(sim, runs, offices, cat, runs[0])

@@ -39,7 +39,9 @@ def test_outbox_run_writes_one_file_per_office_and_rerun_sends_nothing(mail_env)
     s, cat, offices = mail_env["settings"], mail_env["catalog"], mail_env["offices"]
     first = send_due(s, cat, offices, NOW)
     assert first.ok and first.exit_code == 0
-    assert first.messages == 2  # quintana-roo (lead 3) and baja-california (lead 14 catch-up)
+    # quintana-roo (lead 3) and baja-california (lead 14 catch-up, with its three lead-3
+    # reminders of 09:00 later today: one message a day)
+    assert first.messages == 2 and first.sent == 8
     files = outbox_files(s)
     assert len(files) == 2
     assert not list(s.outbox.glob(".tmp-*"))
@@ -47,10 +49,11 @@ def test_outbox_run_writes_one_file_per_office_and_rerun_sends_nothing(mail_env)
     again = send_due(s, cat, offices, NOW)
     assert (again.sent, again.messages, again.already_sent) == (0, 0, first.sent)
     assert {f.name: f.read_bytes() for f in outbox_files(s)} == contents
-    # Three hours later it is 09:00 in Tijuana and 11:00 in Mexico City: only their new ones go.
+    # Three hours later it is 09:00 in Tijuana and 11:00 in Mexico City. Tijuana's 09:00
+    # reminders went with its 07:00 catch-up (one message a day): only Mexico City's goes.
     later = send_due(s, cat, offices, at("2027-03-18T12:00:00-05:00"))
-    assert later.messages == 2 and later.sent == 4  # 3 x lead 3 for Tijuana, 1 for CDMX
-    assert len(outbox_files(s)) == 4
+    assert later.messages == 1 and later.sent == 1
+    assert len(outbox_files(s)) == 3
 
 
 def test_outbox_file_is_named_after_the_message_id(mail_env) -> None:  # noqa: F811

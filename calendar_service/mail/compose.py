@@ -217,6 +217,7 @@ class Composer:
                                                       settings.secret)
         self._inliner: Any = None
         self._folded: dict[tuple[str, str], bytes] = {}
+        self._one_click: dict[str, str] = {}
         self._words: dict[str, Vocabulary] = {}
         self._rendered: OrderedDict[tuple[Any, ...], tuple[Rendered, bytes]] = OrderedDict()
         self._cache_bytes = 0
@@ -241,8 +242,8 @@ class Composer:
             self._cards = MailCards(self.settings)
         return self._cards
 
-    def context(self, items: Sequence[DueReminder], lang: str, test: bool = False
-                ) -> dict[str, Any]:
+    def context(self, items: Sequence[DueReminder], lang: str, test: bool = False,
+                second: bool = False) -> dict[str, Any]:
         base = self.settings.base_url.rstrip("/")
         contexts = [item_context(i, lang) for i in items]
         for ctx, due in zip(contexts, items, strict=True):
@@ -255,6 +256,7 @@ class Composer:
             "catch_up": any(i.catch_up for i in items),
             "added": any(i.reason == ADDED for i in items),
             "requested": any(i.reason == REQUESTED for i in items),
+            "second": second,  # a second message today: it says why (see mail/reminders.py)
             "same_date": len({i.occurrence.date for i in items}) == 1,
             "calendar_url": base + paths.feed(lang),
             "unsubscribe": self.settings.unsubscribe,
@@ -263,8 +265,9 @@ class Composer:
             "one_click": self._one_click_enabled,
         }
 
-    def render(self, items: Sequence[DueReminder], lang: str, test: bool = False) -> Rendered:
-        ctx = self.context(items, lang, test)
+    def render(self, items: Sequence[DueReminder], lang: str, test: bool = False,
+               second: bool = False) -> Rendered:
+        ctx = self.context(items, lang, test, second)
         subject = " ".join(self.env.get_template("subject.txt").render(ctx).split())
         text = self.env.get_template("body.txt").render(ctx)
         html = self.env.get_template("body.html").render(ctx, subject=subject)
@@ -280,11 +283,11 @@ class Composer:
     # -- MIME --------------------------------------------------------------------------------
 
     def body(self, items: Sequence[DueReminder], lang: str, stamp: datetime,
-             office: Office | None = None, test: bool = False) -> Body:
+             office: Office | None = None, test: bool = False, second: bool = False) -> Body:
         """The shared body for these reminders. Offices differ only in their image cards (none,
         or signed): the text and HTML are rendered once for all of them."""
         content = (lang, stamp, test, tuple((i.occurrence.day.id, i.occurrence.date, i.lead,
-                                             i.days_ahead, i.reason) for i in items))
+                                             i.days_ahead, i.reason) for i in items), second)
         attach = office is None or office.cards
         key = (*content, attach, office.signature if office is not None and attach else "")
         cached = self._bodies.get(key)
@@ -304,7 +307,7 @@ class Composer:
         """Text, HTML and the .ics: the same for every office getting these reminders."""
         hit = self._rendered.get(content)
         if hit is None:
-            hit = (self.render(items, lang, test=content[2]),
+            hit = (self.render(items, lang, test=content[2], second=content[4]),
                    ics_bytes(items, lang, self.settings.uid_domain, stamp))
             self.renders += 1
             self._rendered[content] = hit
@@ -422,10 +425,13 @@ class Composer:
 
     def one_click_url(self, office: Office) -> str:
         """RFC 8058 one-click URL with the office's token: only with an https URL and a secret
-        (else "" and the mailto alone). An HMAC per office: microseconds, so not kept (a cache
-        would grow with the number of offices and each office gets one message a run)."""
-        s = self.settings
-        return unsubscribe.one_click_url(s.unsubscribe_url, s.base_url, s.secret, office.id)
+        (else "" and the mailto alone). An HMAC per office: microseconds, and cached."""
+        url = self._one_click.get(office.id)
+        if url is None:
+            s = self.settings
+            url = unsubscribe.one_click_url(s.unsubscribe_url, s.base_url, s.secret, office.id)
+            self._one_click[office.id] = url
+        return url
 
     def message(self, batch: Batch, stamp: datetime, *, test: bool = False) -> Outgoing:
         """The bytes for one office: shared body, per-office headers.
@@ -434,7 +440,8 @@ class Composer:
         its own so that mail stores never take the real reminder for a copy of it.
         """
         stamp = stamp.astimezone(batch.local_now.tzinfo)
-        body = self.body(batch.items, batch.office.language, stamp, batch.office, test)
+        body = self.body(batch.items, batch.office.language, stamp, batch.office, test,
+                         batch.second)
         mid = message_id(batch.keys, self.settings.uid_domain)
         if test:
             import uuid

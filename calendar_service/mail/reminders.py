@@ -8,6 +8,13 @@ overdue, only the smallest (the most recent) is due: the others are superseded, 
 gets "in 14 days" and "in 3 days" for the same day in one go. Everything due for an office at one
 run is grouped into one :class:`Batch` (one message).
 
+At most one message per office per local day: a message takes everything else scheduled for the
+office later the same local day (so a catch-up at 02:00 carries the 09:00 reminders too), and
+with :class:`Past` (what the ledger says was sent) nothing more goes that day, and no occurrence
+is reminded twice that day. The one exception: a reminder that would otherwise arrive on or after
+its day (a day added in the afternoon for tomorrow) goes in a second message that says why
+(``Batch.second``); anything further ahead waits for the next day's message.
+
 A start sends nothing unexpected: with :class:`Seen` (what the ledger says about when each
 office, lead and day first appeared), a reminder scheduled before its office or lead was first
 seen is not sent at all (the office's first message is its next scheduled reminder) unless an
@@ -17,10 +24,10 @@ sent without being called late: only a send really scheduled and then missed is 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 from calendar_service.data.model import Catalog, Occurrence, Office, Reminder
@@ -31,6 +38,9 @@ from calendar_service.occurrences import occurrences
 def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
+
+# Statuses after which a reminder never goes again (see mail/ledger/schema.py).
+FINAL = frozenset({"sent", "permanent-failure", "expired", "superseded", "unsubscribed"})
 
 # Why a reminder goes when it goes (the message says so in the office's words).
 ON_TIME = ""  # on its scheduled day
@@ -71,6 +81,29 @@ class Seen:
 
 
 @dataclass(frozen=True)
+class Past:
+    """What the ledger says of the reminders around now: each one's status, and when each sent one
+    went (on the sending run's clock)."""
+
+    status: Mapping[tuple[str, str, str, int], str]
+    sent: Mapping[tuple[str, str, str, int], datetime]
+
+    @cached_property
+    def _by_office(self) -> dict[str, list[tuple[tuple[str, str, str, int], datetime]]]:
+        out: dict[str, list[tuple[tuple[str, str, str, int], datetime]]] = {}
+        for key, when in self.sent.items():
+            out.setdefault(key[0], []).append((key, when))
+        return out
+
+    def reminded_on(self, office: Office, day: date) -> set[tuple[str, str]]:
+        """The occurrences (day id, ISO date) the office got a message about on its local
+        date ``day``; empty when it got none that day."""
+        tz = zone(office.timezone)
+        return {(k[1], k[2]) for k, when in self._by_office.get(office.id, ())
+                if when.astimezone(tz).date() == day}
+
+
+@dataclass(frozen=True)
 class DueReminder:
     """A reminder with the facts the message states: when it was meant to go and how near it is."""
 
@@ -104,6 +137,7 @@ class Batch:
     office: Office
     items: tuple[DueReminder, ...]
     local_now: datetime  # the run's instant on the office's clock
+    second: bool = False  # a second message today: it says why (see the module's docstring)
 
     @property
     def keys(self) -> tuple[tuple[str, str, str, int], ...]:
@@ -135,17 +169,17 @@ def _reason(office: Office, occ: Occurrence, lead: int, when: datetime, today: d
     """Why this overdue reminder goes now, or None when it must not go at all."""
     if seen is not None and when < seen.since(office.id, lead, now):
         return REQUESTED if catch_up else None
-    if when.date() >= today:
-        return ON_TIME
     if seen is not None and when < seen.days.get(occ.day.id, now):
         return ADDED
-    return LATE
+    return ON_TIME if when.date() >= today else LATE
 
 
 def due_for_office(office: Office, occs: Iterable[Occurrence], now: datetime,
-                   seen: Seen | None = None, catch_up: bool = False) -> Batch | None:
+                   seen: Seen | None = None, catch_up: bool = False,
+                   past: Past | None = None) -> Batch | None:
     """The office's batch at ``now`` (None when nothing is due). Without ``seen`` every office,
-    lead and day counts as known for ever (a restart after an outage: missed ones are late)."""
+    lead and day counts as known for ever (a restart after an outage: missed ones are late);
+    without ``past`` nothing was ever sent."""
     _check_now(now)
     local = now.astimezone(zone(office.timezone))
     today = local.date()
@@ -153,23 +187,55 @@ def due_for_office(office: Office, occs: Iterable[Occurrence], now: datetime,
     if not leads:
         return None
     horizon = leads[-1]
+    status = past.status if past is not None else {}
     items: list[DueReminder] = []
+    calling: set[tuple[str, str, str, int]] = set()
     for occ in occs:
         ahead = (occ.date - today).days
         if ahead < 0 or ahead > horizon or not office.wants(occ.day):
             continue
-        for lead in leads:
+        pick: DueReminder | None = None
+        for lead in leads:  # nearest first
             when = scheduled_at(office, occ.date, lead)
-            if when > local:
+            if when.date() > today:  # a later day's: that day's message takes it
                 continue
             why = _reason(office, occ, lead, when, today, now, seen, catch_up)
-            if why is not None:  # else: before the office or lead existed; a farther lead may do
-                items.append(DueReminder(Reminder(office, occ, lead), when, ahead, why))
+            if why is None:  # before the office or lead existed; a farther lead may do
+                continue
+            # The nearest reminder scheduled today or before is the one a message carries.
+            pick = pick or DueReminder(Reminder(office, occ, lead), when, ahead, why)
+            if when <= local:
+                # The most recent one due: if it never went, the occurrence calls for a message.
+                if status.get((office.id, occ.day.id, occ.date.isoformat(), lead)) not in FINAL:
+                    calling.add(pick.key)
                 break
+        if pick is not None:
+            items.append(pick)
+    return decide(office, items, calling, local, past)
+
+
+def decide(office: Office, chosen: Sequence[DueReminder], calling: set[tuple[str, str, str, int]],
+           local: datetime, past: Past | None) -> Batch | None:
+    """One message a day. ``chosen``: each occurrence's nearest reminder scheduled up to the end
+    of the office's local today; ``calling``: the keys of those whose occurrence has a reminder
+    due that never went. A message goes when one calls, and takes every chosen one not sent yet
+    (the later ones of today ride along); when the office already got its message today, only
+    for a reminder that would otherwise arrive on or after its day. Reminders already settled
+    stay in the batch (for the run's counts) and never go again."""
+    today = local.date()
+    status = past.status if past is not None else {}
+    reminded = past.reminded_on(office, today) if past is not None else set()
+    fresh = [i for i in chosen if status.get(i.key) not in FINAL
+             and (i.occurrence.day.id, i.occurrence.date.isoformat()) not in reminded]
+    settled = [i for i in chosen if status.get(i.key) in FINAL]
+    due = [i for i in fresh if i.key in calling]
+    if reminded:  # a second message today only for what tomorrow's would bring too late
+        due = [i for i in due if (i.occurrence.date - today).days <= 1]
+    items = (fresh if due else []) + settled
     if not items:
         return None
     items.sort(key=lambda i: (i.occurrence.date, i.occurrence.day.order))
-    return Batch(office, tuple(items), local)
+    return Batch(office, tuple(items), local, second=bool(due and reminded))
 
 
 def window(offices: Sequence[Office], now: datetime) -> tuple[date, date]:
@@ -181,28 +247,24 @@ def window(offices: Sequence[Office], now: datetime) -> tuple[date, date]:
 
 
 def due_reminders(catalog: Catalog, offices: Sequence[Office], now: datetime,
-                  seen: Seen | None = None, catch_up: bool = False) -> list[Batch]:
+                  seen: Seen | None = None, catch_up: bool = False,
+                  past: Past | None = None) -> list[Batch]:
     """Every office's batch of reminders due at ``now``, in the order of the offices file.
 
     ``now`` is an aware instant; the result does not consult the ledger: a reminder already sent
     stays due until its occurrence passes, and the ledger makes sure it goes out once.
     """
-    return list(iter_due(catalog, offices, now, seen, catch_up))
-
-
-def iter_due(catalog: Catalog, offices: Sequence[Office], now: datetime,
-             seen: Seen | None = None, catch_up: bool = False) -> Iterator[Batch]:
-    """:func:`due_reminders` one office at a time, so a run holds only the batches it is
-    working on, however many offices there are."""
     _check_now(now)
     if not offices:
-        return
+        return []
     start, end = window(offices, now)
     occs = occurrences(catalog.days, start, end)
+    batches = []
     for office in offices:
-        batch = due_for_office(office, occs, now, seen, catch_up)
+        batch = due_for_office(office, occs, now, seen, catch_up, past)
         if batch is not None:
-            yield batch
+            batches.append(batch)
+    return batches
 
 
 def scheduled_batch(catalog: Catalog, office: Office, instant: datetime) -> Batch | None:

@@ -79,6 +79,7 @@ class Mark:
     reply: str | None = None
     refused: dict[str, str] | None = None
     error: str | None = None
+    as_of: datetime | None = None  # the sending run's clock when it went (``--now`` replays too)
 
 
 def _iso(value: datetime | None) -> str | None:
