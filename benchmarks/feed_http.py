@@ -11,7 +11,8 @@ in time, for a full response (200) and a conditional one (If-None-Match -> 304):
 - ``nginx``: the static ``build`` of the same site, for context.
 
 It prints requests per second and the 99th percentile latency of each, and the ratios
-calendar-service / minimal (goals: throughput >= 0.9, p99 <= 1.2).
+calendar-service / minimal (goals: throughput >= 0.9, p99 <= 1.2). ``run()`` returns the
+figures for benchmarks/run.py.
 Needs wrk (and nginx for the context line); both are Debian packages.
 """
 
@@ -145,6 +146,59 @@ http {{
     return subprocess.Popen(["nginx", "-c", str(conf), "-p", str(work)])
 
 
+def run(seconds: int = 5, connections: int = 32, rounds: int = 3
+        ) -> dict[str, dict[str, dict[str, float]]]:
+    """{server: {"200" | "304": {"rps": requests/s, "p99_ms": ...}}}, medians of the rounds."""
+    work = Path(tempfile.mkdtemp(prefix="feed-bench-"))
+    os.chmod(work, 0o755)
+    data_dir = work / "data"
+    site = build(data_dir)
+    from calendar_service.publishing.site import write_site
+
+    write_site(site, work / "site")  # type: ignore[arg-type]
+    etag = site.resources[PATH].etag  # type: ignore[attr-defined]
+    servers: list[tuple[str, list[str] | None]] = [
+        ("calendar-service", [sys.executable, __file__, "--serve", "ours"]),
+        ("minimal ASGI", [sys.executable, __file__, "--serve", "minimal"]),
+    ]
+    if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
+        servers.append(("nginx (static build)", None))
+    procs: dict[str, tuple[subprocess.Popen[bytes], str, str]] = {}
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    try:
+        for name, cmd in servers:  # all start now; only the one being measured gets requests
+            port = free_port()
+            if cmd is None:
+                proc = nginx(work / "site", port, work)
+            else:
+                proc = subprocess.Popen([*cmd, "--port", str(port), "--data-dir", str(data_dir)],
+                                        cwd=ROOT)
+            url = f"http://127.0.0.1:{port}{PATH}"
+            body = wait_for(url, proc)
+            assert body == site.resources[PATH].body, f"{name} serves other bytes"  # type: ignore[attr-defined]
+            with urllib.request.urlopen(url) as r:
+                server_etag = r.headers["ETag"] if cmd is None else etag
+            procs[name] = (proc, url, server_etag)
+            wrk(url, 1, connections, None)  # warm-up
+        samples: dict[str, list[tuple[tuple[float, float], tuple[float, float]]]] = {
+            name: [] for name in procs}
+        for _ in range(rounds):  # interleaved, so drift in the machine's load hits all alike
+            for name, (_, url, server_etag) in procs.items():
+                samples[name].append((wrk(url, seconds, connections, None),
+                                      wrk(url, seconds, connections, server_etag)))
+        for name, runs in samples.items():
+            results[name] = {
+                kind: {"rps": statistics.median(r[n][0] for r in runs),
+                       "p99_ms": statistics.median(r[n][1] for r in runs)}
+                for n, kind in enumerate(("200", "304"))}
+    finally:
+        for proc, _, _ in procs.values():
+            proc.terminate()
+            proc.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=5, help="each wrk run (default 5)")
@@ -160,69 +214,24 @@ def main() -> int:
     if not shutil.which("wrk"):
         print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
-
-    work = Path(tempfile.mkdtemp(prefix="feed-bench-"))
-    os.chmod(work, 0o755)
-    data_dir = work / "data"
-    site = build(data_dir)
-    from calendar_service.publishing.site import write_site
-
-    write_site(site, work / "site")  # type: ignore[arg-type]
-    etag = site.resources[PATH].etag  # type: ignore[attr-defined]
-    size = len(site.resources[PATH].body)  # type: ignore[attr-defined]
-    results: dict[str, tuple[float, float, float, float]] = {}
-    servers: list[tuple[str, list[str] | None]] = [
-        ("calendar-service", [sys.executable, __file__, "--serve", "ours"]),
-        ("minimal ASGI", [sys.executable, __file__, "--serve", "minimal"]),
-    ]
-    if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
-        servers.append(("nginx (static build)", None))
-    print(f"GET {PATH}: {size} bytes, wrk -t1 -c{args.connections} -d{args.seconds}s on loopback, "
+    print(f"GET {PATH}: wrk -t1 -c{args.connections} -d{args.seconds}s --latency on loopback, "
           f"{os.cpu_count()} CPUs, median of {args.rounds} interleaved rounds")
-    procs: dict[str, tuple[subprocess.Popen[bytes], str, str]] = {}
-    try:
-        for name, cmd in servers:  # all start now; only the one being measured gets requests
-            port = free_port()
-            if cmd is None:
-                proc = nginx(work / "site", port, work)
-            else:
-                proc = subprocess.Popen([*cmd, "--port", str(port), "--data-dir", str(data_dir)],
-                                        cwd=ROOT)
-            url = f"http://127.0.0.1:{port}{PATH}"
-            body = wait_for(url, proc)
-            assert body == site.resources[PATH].body, f"{name} serves other bytes"  # type: ignore[attr-defined]
-            with urllib.request.urlopen(url) as r:
-                server_etag = r.headers["ETag"] if cmd is None else etag
-            procs[name] = (proc, url, server_etag)
-            wrk(url, 1, args.connections, None)  # warm-up
-        samples: dict[str, list[tuple[tuple[float, float], tuple[float, float]]]] = {
-            name: [] for name in procs}
-        for _ in range(args.rounds):  # interleaved, so drift in the machine's load hits all alike
-            for name, (_, url, server_etag) in procs.items():
-                samples[name].append((wrk(url, args.seconds, args.connections, None),
-                                      wrk(url, args.seconds, args.connections, server_etag)))
-        for name, runs in samples.items():
-            full = statistics.median(r[0][0] for r in runs)
-            cond = statistics.median(r[1][0] for r in runs)
-            full_p99 = statistics.median(r[0][1] for r in runs)
-            cond_p99 = statistics.median(r[1][1] for r in runs)
-            results[name] = (full, cond, full_p99, cond_p99)
-            print(f"  {name:<22} 200: {full:>9.0f} req/s p99 {full_p99:>6.2f} ms   "
-                  f"304: {cond:>9.0f} req/s p99 {cond_p99:>6.2f} ms", flush=True)
-    finally:
-        for proc, _, _ in procs.values():
-            proc.terminate()
-            proc.wait(timeout=10)
+    results = run(args.seconds, args.connections, args.rounds)
+    for name, r in results.items():
+        print(f"  {name:<22} 200: {r['200']['rps']:>9.0f} req/s p99 {r['200']['p99_ms']:.1f} ms"
+              f"   304: {r['304']['rps']:>9.0f} req/s p99 {r['304']['p99_ms']:.1f} ms")
     ours, ceiling = results["calendar-service"], results["minimal ASGI"]
-    print(f"ratio calendar-service / minimal ASGI: 200: {ours[0] / ceiling[0]:.2f}   "
-          f"304: {ours[1] / ceiling[1]:.2f}   (goal >= 0.90)")
-    print(f"p99 calendar-service / minimal ASGI:   200: {ours[2] / ceiling[2]:.2f}   "
-          f"304: {ours[3] / ceiling[3]:.2f}   (goal <= 1.20)")
+    print(f"ratio calendar-service / minimal ASGI: 200: "
+          f"{ours['200']['rps'] / ceiling['200']['rps']:.2f}   304: "
+          f"{ours['304']['rps'] / ceiling['304']['rps']:.2f}   (goal >= 0.90)")
+    print(f"p99 calendar-service / minimal ASGI:   200: "
+          f"{ours['200']['p99_ms'] / ceiling['200']['p99_ms']:.2f}   304: "
+          f"{ours['304']['p99_ms'] / ceiling['304']['p99_ms']:.2f}   (goal <= 1.20)")
     if "nginx (static build)" in results:
         ng = results["nginx (static build)"]
-        print(f"context, calendar-service / nginx:      200: {ours[0] / ng[0]:.2f}   "
-              f"304: {ours[1] / ng[1]:.2f}")
-    shutil.rmtree(work, ignore_errors=True)
+        print(f"context, calendar-service / nginx:      200: "
+              f"{ours['200']['rps'] / ng['200']['rps']:.2f}   304: "
+              f"{ours['304']['rps'] / ng['304']['rps']:.2f}")
     return 0
 
 
