@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -190,17 +191,18 @@ def _json_day(view: dict[str, Any], lang: str, start: date, end: date, w: Any) -
     return out
 
 
-class Output:
+class Output(ABC):
     """Where a build puts the site's files; each kind keeps only what it needs."""
 
+    @abstractmethod
     def open(self, path: str) -> Writer:
         """A file written piece by piece (the feeds, assembled event by event)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def put(self, path: str, body: bytes) -> None:
-        raise NotImplementedError
+        """A whole file at once (pages, days.json, cards)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a hook: most outputs have nothing to finish
         """Finish the files opened with ``open``."""
 
     def digests(self) -> dict[str, str]:
