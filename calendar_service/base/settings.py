@@ -98,6 +98,11 @@ class Settings:
     def card_cache_dir(self) -> Path:
         return self.card_cache or self.data_dir / "cache" / "cards"
 
+    @property
+    def template_cache_dir(self) -> Path:
+        """Compiled templates (jinja bytecode, by the hash of each source): safe to delete."""
+        return self.data_dir / "cache" / "templates"
+
     def redacted(self, name: str) -> str:
         """A setting's value safe to print: passwords in URLs and the secret are masked."""
         value = getattr(self, name)

@@ -70,7 +70,8 @@ def _site_template_problems(catalog: Catalog, settings: Settings) -> list[Proble
     try:
         generate(catalog, Discard(), today=now.date(), now=now, state=PublishState(),
                  publication=Publication.from_settings(settings),
-                 renderer=Renderer(settings.templates), cards=planned_cards(catalog, now.date()))
+                 renderer=Renderer(settings.templates, cache=settings.template_cache_dir),
+                 cards=planned_cards(catalog, now.date()))
     except TemplateError as exc:
         return [Problem(str(settings.templates), None, "", str(exc))]
     return []

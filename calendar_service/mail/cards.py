@@ -58,7 +58,7 @@ class MailCards:
 
         self.base_url = settings.base_url.rstrip("/")
         self.cache = settings.card_cache_dir
-        self.renderer = Renderer(settings.templates)
+        self.renderer = Renderer(settings.templates, cache=settings.template_cache_dir)
         self._specs: dict[tuple[str, str, int, str], list[Any]] = {}
 
     def specs(self, occurrence: Occurrence, lang: str, signature: str = "") -> list[Any]:

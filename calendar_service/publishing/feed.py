@@ -306,7 +306,7 @@ def cmd_feed(args: argparse.Namespace, settings: Settings) -> int:
     catalog = load_days(settings.days)
     spec = FeedSpec(args.lang, args.theme, args.alarms)
     check_spec(catalog, spec)
-    renderer = Renderer(settings.templates)
+    renderer = Renderer(settings.templates, cache=settings.template_cache_dir)
     publication = Publication.from_settings(settings)
     state = revise_days(load_state(settings.data_dir), catalog, publication, renderer,
                         now_from(args, today_at=time(0, 0)))

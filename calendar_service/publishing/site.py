@@ -426,7 +426,7 @@ def prepare_site(catalog: Catalog, settings: Settings, *, today: date, now: date
     from calendar_service.publishing.cards.site_cards import site_cards
     from calendar_service.publishing.state import load_state, save_state
 
-    renderer = renderer or Renderer(settings.templates)
+    renderer = renderer or Renderer(settings.templates, cache=settings.template_cache_dir)
     started = clock.perf_counter()
     cards = site_cards(catalog, today, settings.card_cache_dir)
     drawn = clock.perf_counter()
@@ -472,7 +472,7 @@ def build_into(catalog: Catalog, settings: Settings, target: Path, *, today: dat
     remember its revisions in the data directory. Returns the number of files and of feeds."""
     from calendar_service.publishing.state import load_state, save_state
 
-    renderer = renderer or Renderer(settings.templates)
+    renderer = renderer or Renderer(settings.templates, cache=settings.template_cache_dir)
     previous = load_state(settings.data_dir)
 
     def fill(fresh: Path) -> tuple[int, int]:

@@ -191,7 +191,8 @@ class Publisher:
 
         seen = self._stats(self._template_files())
         if self._templates is None or self._templates[0] != seen:
-            self._templates = (seen, Renderer(self.settings.templates))
+            self._templates = (seen, Renderer(self.settings.templates,
+                                              cache=self.settings.template_cache_dir))
         return self._templates[1]
 
     def today(self, now: datetime) -> date:

@@ -75,13 +75,22 @@ def _font_digest(path: str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
+@lru_cache(maxsize=1)
+def _font_bytes() -> bytes:
+    """Read once: Pillow otherwise reads the 630 KB file again for every size (a third of
+    what loading a size costs, and ``check`` loads a few hundred)."""
+    return FONT.read_bytes()
+
+
 @lru_cache(maxsize=256)
 def font(size: int, weight: int) -> Any:
     """The bundled variable font at one size and weight. BASIC layout (FreeType alone, no
     Raqm) so the same Pillow draws the same pixels on every machine."""
+    import io
+
     from PIL import ImageFont
 
-    f = ImageFont.truetype(str(FONT), size, layout_engine=ImageFont.Layout.BASIC)
+    f = ImageFont.truetype(io.BytesIO(_font_bytes()), size, layout_engine=ImageFont.Layout.BASIC)
     f.set_variation_by_axes([weight])
     return f
 
