@@ -108,6 +108,24 @@ def test_the_header_limit_is_per_request_on_a_kept_alive_connection(base: str) -
             assert client.get("/calendar.ics").status_code == 200
 
 
+def test_a_kept_alive_connection_serves_requests_then_closes_when_idle_past_the_keep_alive(
+        state: SiteState) -> None:
+    keep_alive = 1.0  # uvicorn's timeout_keep_alive, kept by the sweep instead of a timer
+    limits = HttpLimits(**{**SMALL.__dict__, "header_timeout": 2.0})
+    with serving(create_app(state), limits, timeout_keep_alive=keep_alive) as base:
+        sock = connect(base)
+        for _ in range(3):  # one after the other: the connection stays
+            sock.sendall(b"HEAD /calendar.ics HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert read_all_until(sock, b"\r\n\r\n").startswith(b"HTTP/1.1 200 ")
+        time.sleep(0.8 * keep_alive)
+        sock.sendall(b"HEAD /calendar.ics HTTP/1.1\r\nHost: x\r\n")  # in time, but slowly:
+        time.sleep(0.6 * keep_alive)  # the header timeout counts now, not the keep-alive
+        sock.sendall(b"\r\n")
+        data, took = closed_within(sock, keep_alive + SLACK)  # then idle: closed
+        assert data.startswith(b"HTTP/1.1 200 ") and data.count(b"HTTP/1.1") == 1
+        assert took >= keep_alive - 0.1
+
+
 def test_pipelined_requests_in_one_packet_are_all_answered(base: str) -> None:
     sock = connect(base)
     request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"

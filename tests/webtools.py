@@ -32,10 +32,11 @@ def renderer() -> Any:
 
 
 @contextmanager
-def serving(app: Any, limits: Any = None) -> Iterator[str]:
+def serving(app: Any, limits: Any = None, **options: Any) -> Iterator[str]:
     """Run ``app`` under uvicorn in a thread; yield its base URL; stop it cleanly.
 
-    With ``limits`` (an ``HttpLimits``) it is uvicorn exactly as ``serve`` configures it."""
+    With ``limits`` (an ``HttpLimits``) it is uvicorn exactly as ``serve`` configures it;
+    ``options`` go to uvicorn's Config (e.g. ``timeout_keep_alive``)."""
     import uvicorn
 
     from calendar_service.runs.runtime import server_config
@@ -44,8 +45,9 @@ def serving(app: Any, limits: Any = None) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = (uvicorn.Config(app, log_level="warning", lifespan="on") if limits is None else
-              server_config(app, limits, log_config=None, lifespan="on"))
+    config = (uvicorn.Config(app, log_level="warning", lifespan="on", **options)
+              if limits is None else
+              server_config(app, limits, log_config=None, lifespan="on", **options))
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -17,6 +17,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -63,6 +64,8 @@ class Prepared:
     ok_gzip: Headers | None
     not_modified: Headers
     not_modified_gzip: Headers
+    html: bool  # a page: its links may follow the request's origin (``SiteState.for_request``)
+    days_json: bool  # a days.json: a query string filters it (``SiteEndpoint._days_query``)
 
 
 def prepare(res: Resource) -> Prepared:
@@ -82,7 +85,8 @@ def prepare(res: Resource) -> Prepared:
         ok_gzip = [*common, *vary, (b"etag", gz_etag), (b"content-encoding", b"gzip"),
                    (b"content-length", str(len(res.gzipped)).encode())]
     return Prepared(res, frozenset({etag, gz_etag}), ok, ok_gzip, [*common, *vary, (b"etag", etag)],
-                    [*common, *vary, (b"etag", gz_etag)])
+                    [*common, *vary, (b"etag", gz_etag)], res.content_type.startswith("text/html"),
+                    res.content_type == "application/json")
 
 
 class SiteState:
@@ -265,6 +269,7 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
+@lru_cache(maxsize=256)  # clients send a handful of distinct values: parse each once
 def _wants_gzip(accept: bytes | None) -> bool:
     """An explicit ``gzip`` entry decides (``gzip;q=0`` refuses it), else ``*`` does."""
     if not accept:
@@ -278,12 +283,13 @@ def _wants_gzip(accept: bytes | None) -> bool:
     return verdicts.get(b"gzip", verdicts.get(b"*", False))
 
 
-def _not_modified(scope: Scope, entry: Prepared) -> bool:
-    inm = _header(scope, b"if-none-match")
+def _not_modified(entry: Prepared, inm: bytes | None, ims: bytes | None) -> bool:
+    """If-None-Match (when sent, it alone decides), else If-Modified-Since."""
     if inm is not None:
+        if inm in entry.etags:  # the usual case: the one ETag the client was given
+            return True
         tags = [t.strip() for t in inm.split(b",")]
         return any(t == b"*" or t.removeprefix(b"W/") in entry.etags for t in tags)
-    ims = _header(scope, b"if-modified-since")
     if ims is not None:
         try:
             since = parsedate_to_datetime(ims.decode("latin-1"))
@@ -315,32 +321,50 @@ class SiteEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         site, files = self.state.current
         path: str = scope["path"]
-        method: str = scope["method"]
         entry = files.get(path)
         if entry is None:
             status, headers, body = self._fallback(site, files, path, scope)
-            await _respond(send, status, headers, b"" if method == "HEAD" else body)
+            await _respond(send, status, headers, b"" if scope["method"] == "HEAD" else body)
             return
+        await self.serve(site, entry, scope, send)
+
+    async def serve(self, site: Site, entry: Prepared, scope: Scope, send: Send) -> None:
+        """One of the site's files (``entry``, of ``site``): the whole load of a feed service,
+        so one pass over the request headers and the two sends, nothing else per request."""
+        method: str = scope["method"]
         if method != "GET" and method != "HEAD":
             status, headers, body = _plain(405, "method not allowed; use GET or HEAD",
                                            [(b"allow", b"GET, HEAD")])
             await _respond(send, status, headers, body)
             return
-        entry = self.state.for_request(entry, path, scope)
-        query: bytes = scope["query_string"]
-        if query and entry.resource.content_type == "application/json":
-            status, headers, body = self._days_query(site, path, query)
+        if entry.html:
+            entry = self.state.for_request(entry, scope["path"], scope)
+        elif entry.days_json and scope["query_string"]:
+            status, headers, body = self._days_query(site, scope["path"], scope["query_string"])
             await _respond(send, status, headers, b"" if method == "HEAD" else body)
             return
-        gz = entry.ok_gzip is not None and _wants_gzip(_header(scope, b"accept-encoding"))
-        if _not_modified(scope, entry):
-            await _respond(send, 304, entry.not_modified_gzip if gz else entry.not_modified)
+        inm = ims = accept = None
+        for key, value in scope["headers"]:  # the first of each, like _header
+            if key == b"if-none-match":
+                if inm is None:
+                    inm = value
+            elif key == b"if-modified-since":
+                if ims is None:
+                    ims = value
+            elif key == b"accept-encoding" and accept is None:
+                accept = value
+        gz = accept is not None and entry.ok_gzip is not None and _wants_gzip(accept)
+        if (inm is not None or ims is not None) and _not_modified(entry, inm, ims):
+            await send({"type": "http.response.start", "status": 304,
+                        "headers": entry.not_modified_gzip if gz else entry.not_modified})
+            await send({"type": "http.response.body", "body": b""})
             return
         if gz:
-            await _respond(send, 200, entry.ok_gzip,  # type: ignore[arg-type]
-                           b"" if method == "HEAD" else entry.resource.gzipped)  # type: ignore[arg-type]
+            headers, body = entry.ok_gzip, entry.resource.gzipped
         else:
-            await _respond(send, 200, entry.ok, b"" if method == "HEAD" else entry.resource.body)
+            headers, body = entry.ok, entry.resource.body
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
 
     def _fallback(self, site: Site, files: dict[str, Prepared], path: str, scope: Scope
                   ) -> tuple[int, Headers, bytes]:
@@ -434,9 +458,12 @@ class FastPath:
         self.state, self.endpoint, self.app = state, endpoint, app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] in self.state.current[1]:
-            await self.endpoint(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            site, files = self.state.current
+            entry = files.get(scope["path"])
+            if entry is not None:
+                await self.endpoint.serve(site, entry, scope, send)
+                return
         from starlette.requests import ClientDisconnect
 
         try:

@@ -104,8 +104,9 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     The feed is most of the load, so a request whose headers arrive in one read costs little
     more than with plain uvicorn: deadlines are numbers that one sweep per server checks a few
-    times a second (no timer per request), and the connection to close when room is needed is
-    looked for only then.
+    times a second (no timer per request, not even uvicorn's keep-alive timer: an idle
+    connection's keep-alive timeout is a deadline too), and the connection to close when room
+    is needed is looked for only then.
     """
 
     limits: ClassVar[HttpLimits]
@@ -125,6 +126,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._got_bytes = False  # of the current request: a silent close, or a 408
         self._in_body = False  # the request in the app's hands still has body to come
         self._deadline: float | None = None  # loop time the current phase must end by
+        self._idle = False  # answered, kept alive: _deadline is the keep-alive timeout
         self._draining = False  # answered and closing: what comes in is thrown away
         self._over = False  # accepted past the limit: its request gets 503
 
@@ -170,7 +172,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             if conn._draining or not conn._in_head or (
                     conn.cycle is not None and not conn.cycle.response_complete):
                 continue
-            if conn._deadline is None:
+            if conn._idle or conn._deadline is None:
                 return conn  # kept alive, idle: its client reconnects if it needs to
             if oldest is None or conn._deadline < oldest._deadline:  # type: ignore[operator]
                 oldest = conn
@@ -200,7 +202,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             size = self._head_bytes + len(data)
             if size <= self.max_head:  # the usual case: a whole request in one read
                 self._head_bytes = size
-                if self._deadline is None:
+                if self._idle or self._deadline is None:
+                    self._idle = False
                     self._deadline = self.loop.time() + self.header_timeout
                 self._feed(data)
                 return
@@ -212,7 +215,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             if not self._in_head:
                 self._feed(data)
                 return
-            if self._deadline is None:
+            if self._idle or self._deadline is None:
+                self._idle = False
                 self._deadline = self.loop.time() + self.header_timeout
             room = self.max_head - self._head_bytes
             if len(data) <= room:
@@ -254,7 +258,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         _Base.on_message_begin(self)
         self._got_bytes = True
-        if self._deadline is None:  # a request that began in the same read as the last one ended
+        if self._idle or self._deadline is None:  # began in the read that ended the last one
+            self._idle = False
             self._deadline = self.loop.time() + self.header_timeout
 
     def on_headers_complete(self) -> None:
@@ -297,6 +302,23 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         _Base.on_message_complete(self)
         self._deadline = None
         self._in_head, self._in_body, self._head_bytes, self._got_bytes = True, False, 0, False
+
+    def on_response_complete(self) -> None:
+        """uvicorn's, but the keep-alive timeout is a deadline for the sweep (within a sweep of
+        uvicorn's ``timeout_keep_alive``), not a timer armed and cancelled per request."""
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self._unset_keepalive_if_required()
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        elif self._in_head and self._deadline is None and not self._draining:
+            # waiting for the next request (not for the rest of this one's body, nor for the
+            # next one's headers: their deadlines stand)
+            self._idle = True
+            self._deadline = self.loop.time() + self.timeout_keep_alive
 
     # -- time -------------------------------------------------------------------------------------
 
