@@ -15,6 +15,8 @@ Each figure is a ratio against a baseline measured in the same run, on the same 
 - build: the site build at the shipped days, ×5, ×20 and 5,000 days generated from the shipped
   file, against the shipped build (benchmarks/build_scaling.py).
 
+The feed figures need ``wrk`` (and ``nginx`` for the context line), which a clean machine lacks:
+``apt-get install -y wrk nginx-light`` on Debian or Ubuntu (the test suite needs neither).
 A benchmark whose script or tool is missing gets a row saying so. Each figure that misses its goal
 is followed by the note that says what limits it (benchmarks/NOTES-*.md, from profiles).
 ``--quick`` runs tiny sizes in seconds (the smoke test uses it): its ratios mean nothing.
@@ -78,22 +80,31 @@ def feed_rows(quick: bool) -> list[Row]:
     if bench is None:
         return [_missing("feed", "benchmarks/feed_http.py is missing")]
     if not shutil.which("wrk"):
-        return [_missing("feed", "wrk is not installed (Debian: apt-get install wrk)")]
+        return [_missing("feed", "wrk is not installed (Debian: apt-get install -y wrk "
+                                 "nginx-light)")]
     seconds, connections, rounds = (1, 8, 1) if quick else (5, 32, 3)
     results = bench.run(seconds=seconds, connections=connections, rounds=rounds)
     wrk = (f"wrk -t1 -c{connections} -d{seconds}s --latency, loopback, median of {rounds} "
-           "interleaved rounds")
+           "interleaved rounds (ABBA), same uvicorn options and bytes")
     ours, ceiling = results["calendar-service"], results["minimal ASGI"]
     rows = []
+    def per_round(kind: str, key: str) -> str:
+        return " ".join(f"{x:.2f}" for x in bench.ratios(ours[kind], ceiling[kind], key))
+
     for kind, label in (("200", "200 (full feed)"), ("304", "304 (If-None-Match)")):
         ratio = ours[kind]["rps"] / ceiling[kind]["rps"]
+        cpu = ("" if ours[kind]["cpu_us"] is None or not ceiling[kind]["cpu_us"] else
+               f"; server CPU per request {ours[kind]['cpu_us'] / ceiling[kind]['cpu_us']:.2f}× "
+               f"the minimal app's (per round {per_round(kind, 'cpu_us')})")
         rows.append(Row(f"feed {label}: requests/s", f"{ours[kind]['rps']:.0f} req/s",
                         f"minimal ASGI app, same bytes: {ceiling[kind]['rps']:.0f} req/s", ratio,
-                        "≥ 0.9", ratio >= 0.9, wrk, f"feed-{kind}"))
+                        "≥ 0.9", ratio >= 0.9, f"{wrk}; per round {per_round(kind, 'rps')}{cpu}",
+                        f"feed-{kind}"))
         p99 = ours[kind]["p99_ms"] / ceiling[kind]["p99_ms"]
         rows.append(Row(f"feed {label}: p99 latency", f"{ours[kind]['p99_ms']:.1f} ms",
                         f"minimal ASGI app: {ceiling[kind]['p99_ms']:.1f} ms", p99, "≤ 1.2×",
-                        p99 <= 1.2, wrk, f"feed-{kind}-p99"))
+                        p99 <= 1.2, f"{wrk}; per round {per_round(kind, 'p99_ms')}",
+                        f"feed-{kind}-p99"))
     nginx = results.get("nginx (static build)")
     if nginx:
         for kind in ("200", "304"):
