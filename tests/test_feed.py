@@ -234,3 +234,33 @@ def test_a_theme_feed_lists_exactly_the_events_of_the_all_days_feed_with_that_th
     expected = [e for e in everything
                 if e.get("CATEGORIES") and label in [str(c) for c in e["CATEGORIES"].cats]]
     assert [e.to_ical() for e in themed] == [e.to_ical() for e in expected]
+
+
+@pytest.mark.parametrize("which", ["shipped", "golden"])
+def test_events_built_from_forms_are_the_bytes_of_events_built_with_add(
+        which: str, catalog, golden_catalog) -> None:  # type: ignore[no-untyped-def]
+    """Feeds builds each day's event once per language and fills in the year (``_EventForms``);
+    every feed must be what icalendar gives for events built property by property with
+    ``Component.add`` and serialized (and folded) by its own ``to_ical``."""
+    import io
+
+    from calendar_service.occurrences import occurrences
+    from calendar_service.publishing.feed import Feeds, _event
+    from calendar_service.publishing.state import Revision
+
+    cat = catalog if which == "shipped" else golden_catalog
+    r, pub = renderer(), publication()
+    # Revisions that differ from day to day: sequences and times shared by some days only.
+    revisions = {day.id: Revision(f"d{i}", i % 3, NOW - timedelta(hours=i % 4))
+                 for i, day in enumerate(cat.days)}
+    feeds = Feeds(cat, today=TODAY, revisions=revisions, publication=pub, renderer=r)
+    found = occurrences(cat.days, *window(TODAY))
+    for spec in (FeedSpec("es"), FeedSpec("en"), FeedSpec("es", alarms=True),
+                 FeedSpec("en", alarms=True)):
+        out = io.BytesIO()
+        feeds.write([spec], lambda _spec, out=out: out)  # type: ignore[misc]
+        head, tail = feeds._wrapper(spec, r.words(spec.lang))
+        expected = head + b"".join(
+            _event(occ, spec, revisions[occ.day.id], pub, r, r.words(spec.lang)).to_ical()
+            for occ in found) + tail
+        assert out.getvalue() == expected, spec

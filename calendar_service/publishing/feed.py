@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -167,6 +168,7 @@ class Feeds:
         self.publication = publication
         self.renderer = renderer
         self.events = 0  # distinct events serialized, for checks and benchmarks
+        self._forms: _EventForms | None = None  # the language being written
 
     def write(self, specs: Iterable[FeedSpec], open_feed: Callable[[FeedSpec], Writer]) -> None:
         """Write each feed of ``specs`` to the writer ``open_feed(spec)`` returns for it."""
@@ -189,6 +191,7 @@ class Feeds:
             if found is None:
                 found = occurrences(self.catalog.days, start, end)
             alarms: dict[str, bytes] = {}  # day id -> its VALARM: the same every year
+            self._forms = _EventForms(lang, self.publication)
             for occ in found:
                 themes = occ.day.theme_ids()
                 plain = alarm = b""
@@ -203,6 +206,7 @@ class Feeds:
                         out.write(plain)
             for _spec, out, tail in outs:
                 out.write(tail)
+            self._forms = None
 
     def _wrapper(self, spec: FeedSpec, w: Any) -> tuple[bytes, bytes]:
         """The calendar's own lines as icalendar writes them, split where the events go."""
@@ -235,7 +239,9 @@ class Feeds:
         if self.memo is not None and (hit := self.memo.get(key)) is not None:
             return hit
         self.events += 1
-        body = to_ical(_event(occ, FeedSpec(lang), rev, self.publication, self.renderer, w))
+        forms = self._forms or _EventForms(lang, self.publication)
+        description = _description(occ, lang, self.publication, self.renderer, w)
+        body = to_ical(forms.event(occ, rev, description))
         if self.memo is not None:
             self.memo.put(key, body)
         return body
@@ -254,18 +260,27 @@ class Feeds:
         return plain[:-len(END_EVENT)] + valarm + END_EVENT
 
 
+def _description(occ: Occurrence, lang: str, publication: Publication, renderer: Renderer,
+                 w: Any) -> str:
+    """The DESCRIPTION text: feed/description.txt, one paragraph per line."""
+    day, year = occ.day, occ.date.year
+    description = renderer.render(
+        "feed/description.txt", day=day, lang=lang, year=year, override=day.override_for(year),
+        content=day.content_for(lang), body=day.proclaimed_by, link=day.link(lang, year),
+        page_url=publication.url(paths.day_page(lang, day.id)), w=w)
+    return "\n".join(line for line in description.strip().splitlines() if line)
+
+
 def _event(occ: Occurrence, spec: FeedSpec, rev: Revision, publication: Publication,
            renderer: Renderer, w: Any) -> Any:
+    """One event built property by property with ``Component.add``: what ``_EventForms``
+    must give byte for byte (tests/test_feed.py compares them on every shipped event)."""
     from icalendar import Event, vUri
 
     lang = spec.lang
     day, year = occ.day, occ.date.year
-    override = day.override_for(year)
     link = day.link(lang, year)
     page_url = publication.url(paths.day_page(lang, day.id))
-    description = renderer.render(
-        "feed/description.txt", day=day, lang=lang, year=year, override=override,
-        content=day.content_for(lang), body=day.proclaimed_by, link=link, page_url=page_url, w=w)
     summary = day.name.get(lang)
     ev = Event()
     ev.add("uid", f"{day.id}-{year}@{publication.uid_domain}")
@@ -275,7 +290,7 @@ def _event(occ: Occurrence, spec: FeedSpec, rev: Revision, publication: Publicat
     ev.add("dtstart", occ.date)
     ev.add("dtend", occ.date + timedelta(days=1))
     ev.add("summary", summary)
-    ev.add("description", "\n".join(line for line in description.strip().splitlines() if line))
+    ev.add("description", _description(occ, lang, publication, renderer, w))
     if day.themes:
         ev.add("categories", [t.label.get(lang) for t in day.themes])
     ev.add("url", vUri(link or page_url), parameters={"VALUE": "URI"})
@@ -284,6 +299,101 @@ def _event(occ: Occurrence, spec: FeedSpec, rev: Revision, publication: Publicat
     if spec.alarms:
         ev.add_component(_alarm(summary, w))
     return ev
+
+
+class _EventForms:
+    """The events of one language, each built from its day's form instead of from scratch.
+
+    A day's event differs from year to year only in UID, DTSTART, DTEND, DESCRIPTION and URL,
+    yet ``Component.add`` converting every value and icalendar turning every property into a
+    content line were most of a build. So each (day, language) gets one icalendar ``Event``
+    whose fixed properties are added once; for each year the varying ones are put in and
+    icalendar serializes the whole event as usual. Property objects that recur (the fixed
+    ones, dates, links) keep the content line icalendar made for them the first time, so
+    only UID and DESCRIPTION are converted per event. Each value is made by ``Component.add``
+    exactly as ``_event`` makes it (tests/test_feed.py compares the bytes of both)."""
+
+    def __init__(self, lang: str, publication: Publication) -> None:
+        from icalendar import Event
+
+        self.lang = lang
+        self.publication = publication
+        self.lines: dict[Any, tuple[Any, Any]] = {}  # id(value) -> (value, its content line)
+        self.values: dict[tuple[str, Any], Any] = {}  # (name, key) -> property value
+        self.forms: dict[tuple[str, Revision], Any] = {}  # (day id, revision) -> Event
+        self._scratch = Event()
+        self._event_class = _reusing_event_class()
+
+    def _value(self, name: str, value: Any, parameters: dict[str, str] | None = None,
+               key: Any = None) -> Any:
+        """The property value ``Component.add`` would store; its content line is kept, and
+        so is the value under ``(name, key)`` (``key`` defaults to ``value``): ``add`` gives
+        the same property for the same name, value and parameters."""
+        memo_key = (name, value if key is None else key)
+        made = self.values.get(memo_key)
+        if made is None:
+            scratch = self._scratch
+            scratch.add(name, value, parameters=parameters)
+            made = self.values[memo_key] = scratch.pop(name)
+            self.lines[id(made)] = (made, scratch.content_line(name.upper(), made))
+        return made
+
+    def event(self, occ: Occurrence, rev: Revision, description: str) -> Any:
+        """The icalendar ``Event`` of ``occ``, ready for ``to_ical`` (until the next call)."""
+        from icalendar import vText, vUri
+
+        day, year, lang = occ.day, occ.date.year, self.lang
+        form = self.forms.get((day.id, rev))
+        if form is None:
+            ev = self._event_class()
+            ev.lines = self.lines
+            value = self._value
+            ev["DTSTAMP"] = value("dtstamp", rev.last_modified)
+            ev["LAST-MODIFIED"] = value("last-modified", rev.last_modified)
+            ev["SEQUENCE"] = value("sequence", rev.sequence)
+            ev["SUMMARY"] = value("summary", day.name.get(lang))
+            if day.themes:
+                labels = [t.label.get(lang) for t in day.themes]
+                ev["CATEGORIES"] = value("categories", labels, key=tuple(labels))
+            ev["TRANSP"] = value("transp", "TRANSPARENT")
+            ev["CLASS"] = value("class", "PUBLIC")
+            form = self.forms[(day.id, rev)] = ev
+        ev = form
+        link = day.link(lang, year) or self.publication.url(paths.day_page(lang, day.id))
+        # What ``add`` makes of a str for these two: a vText without parameters.
+        ev["UID"] = vText(f"{day.id}-{year}@{self.publication.uid_domain}")
+        ev["DTSTART"] = self._value("dtstart", occ.date)
+        ev["DTEND"] = self._value("dtend", occ.date + timedelta(days=1))
+        ev["DESCRIPTION"] = vText(description)
+        ev["URL"] = self._value("url", vUri(link), {"VALUE": "URI"}, key=link)
+        return ev
+
+
+@cache
+def _reusing_event_class() -> type:
+    """An icalendar ``Event`` that reuses the content line icalendar already made for the
+    same property object (``lines``: id -> (object, line), the object kept alive there) or
+    the same BEGIN or END."""
+    from icalendar import Event
+
+    class ReusingEvent(Event):  # type: ignore[misc]
+        lines: dict[Any, tuple[Any, Any]]
+
+        def content_line(self, name: str, value: Any, sorted: bool = True) -> Any:  # noqa: A002
+            if not sorted:
+                return super().content_line(name, value, sorted=sorted)
+            if type(value) is bytes:  # BEGIN and END: made anew each time, same bytes
+                key: Any = (name, value)
+                hit = self.lines.get(key)
+                if hit is None:
+                    hit = self.lines[key] = (value, super().content_line(name, value))
+                return hit[1]
+            hit = self.lines.get(id(value))
+            if hit is not None and hit[0] is value:
+                return hit[1]
+            return super().content_line(name, value)
+
+    return ReusingEvent
 
 
 def _alarm(summary: str, w: Any) -> Any:
