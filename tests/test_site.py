@@ -14,6 +14,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 from conftest import ROOT
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from webtools import GOLDEN, NOW, TODAY, publication, renderer
 
 from calendar_service.base.paths import file_name, relative
@@ -365,3 +367,64 @@ def test_days_json_carries_the_facts_and_their_sources(golden_site) -> None:  # 
     assert water["sources"][0] == {"url": "https://undocs.org/A/RES/47/193", "note": None}
     assert water["verified"] == "2026-12-03"
     assert water["url"] == "https://www.unwater.org/2027"  # the year's own page first
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet="/.ab-é", max_size=16), st.text(alphabet="/.ab-é", min_size=1, max_size=16))
+@example("/days/x/", "/static/style.css")
+@example("/", "/")
+@example("//a", "/a/")
+@example("/a/./b/", "/a/")
+def test_relative_paths_are_what_posixpath_relpath_gives(path: str, start: str) -> None:
+    """The fast path of ``relative`` (the site's own absolute paths) is ``relpath`` exactly."""
+    import posixpath
+
+    from calendar_service.base.paths import _relpath
+
+    try:
+        expected = posixpath.relpath(path, start)
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=str(exc)):
+            _relpath(path, start)
+        return
+    assert _relpath(path, start) == expected
+
+
+def _generate(out, templates: Path):  # type: ignore[no-untyped-def]
+    from calendar_service.publishing.render import Renderer
+    from calendar_service.publishing.site import generate
+
+    return generate(load_days(ROOT / "days.yaml"), out, today=TODAY, now=NOW,
+                    state=PublishState(), publication=publication(),
+                    renderer=Renderer(templates))
+
+
+def test_a_build_in_two_processes_writes_what_one_process_writes(tmp_path: Path) -> None:
+    """``build`` writes the second language in a forked child: same files, digests, lists."""
+    from calendar_service.publishing.site import InMemory, ToFolder
+
+    folder, memory = ToFolder(tmp_path), InMemory()
+    state, lists = _generate(folder, ROOT / "templates")
+    state_one, lists_one = _generate(memory, ROOT / "templates")
+    assert folder.digests() == memory.digests()
+    assert state == state_one and lists == lists_one
+    for path, body in memory.bodies.items():
+        assert (tmp_path / file_name(path)).read_bytes() == body, path
+
+
+@pytest.mark.parametrize("broken", ["words/en.j2", "feed/description.txt", "site/day.html"])
+def test_a_build_in_two_processes_fails_as_one_process_does(tmp_path: Path, broken: str) -> None:
+    import shutil
+
+    from calendar_service.base.errors import TemplateError
+    from calendar_service.publishing.site import InMemory, ToFolder
+
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    with (templates / broken).open("a", encoding="utf-8") as f:
+        f.write("{{ no_such_name }}{% if %}\n")
+    with pytest.raises(TemplateError) as one:
+        _generate(InMemory(), templates)
+    with pytest.raises(TemplateError) as two:
+        _generate(ToFolder(tmp_path / "site"), templates)
+    assert str(two.value) == str(one.value)

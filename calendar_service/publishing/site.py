@@ -193,7 +193,6 @@ def _json_day(view: dict[str, Any], lang: str, start: date, end: date, w: Any) -
 
 class Output(ABC):
     """Where a build puts the site's files; each kind keeps only what it needs."""
-
     @abstractmethod
     def open(self, path: str) -> Writer:
         """A file written piece by piece (the feeds, assembled event by event)."""
@@ -208,7 +207,6 @@ class Output(ABC):
     def digests(self) -> dict[str, str]:
         """Path -> content digest of every file, for the publication state."""
         return {}
-
 
 class Discard(Output):
     """``check``: everything is rendered and serialized once, and nothing is kept."""
@@ -289,6 +287,10 @@ class ToFolder(Output):
     def digests(self) -> dict[str, str]:
         return dict(self._digests)
 
+    def merge(self, digests: Mapping[str, str]) -> None:
+        """The digests of the files another process wrote into the same folder."""
+        self._digests.update(digests)
+
 
 def _digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()[:32]
@@ -304,22 +306,45 @@ def generate(catalog: Catalog, out: Output, *, today: date, now: datetime, state
     ``cards`` (drawn by the caller, see ``prepare_site``) adds the image cards: their files,
     the pages' galleries and meta tags, and days.json's lists."""
     state = revise_days(state, catalog, publication, renderer, now)
-    try:
-        Feeds(catalog, today=today, revisions=state.days, publication=publication,
-              renderer=renderer, memo=memo).write(feed_specs(catalog),
-                                                  lambda spec: out.open(spec.path))
-    finally:
-        out.close()
     start, end = window(today)
-    json_days: dict[str, list[dict[str, Any]]] = {}
-    for lang in LANGUAGES:
+    specs = feed_specs(catalog)
+
+    def feeds(lang: str | None) -> dict[str, str]:
+        try:
+            Feeds(catalog, today=today, revisions=state.days, publication=publication,
+                  renderer=renderer, memo=memo).write(
+                [s for s in specs if lang is None or s.lang == lang],
+                lambda spec: out.open(spec.path))
+        finally:
+            out.close()
+        return out.digests()
+
+    def pages(lang: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
         days_list = _pages(catalog, lang, today, publication, renderer, start, end, out, cards)
-        json_days[lang] = days_list
         doc = {"language": lang, "today": today.isoformat(),
                "window": {"start": start.isoformat(), "end": end.isoformat()},
                "feed": publication.url(paths.feed(lang)), "days": days_list}
         out.put(paths.days_json(lang), (json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
                                          ).encode())
+        return out.digests(), days_list
+
+    json_days: dict[str, list[dict[str, Any]]] = {}
+    if isinstance(out, ToFolder) and memo is None and len(LANGUAGES) == 2:
+        # Each language's feeds and pages are independent of the other's, and ``build``
+        # writes each file as it is made: on two cores the second language is written by a
+        # forked child, which hands back only the digests (feeds first, then pages, so a build
+        # fails with the error it gives in one process).
+        from calendar_service.cli.twocores import side_by_side
+
+        first, second = LANGUAGES
+        out.merge(side_by_side(lambda: feeds(first), lambda: feeds(second))[1])
+        (_, json_days[first]), (done, json_days[second]) = side_by_side(
+            lambda: pages(first), lambda: pages(second))
+        out.merge(done)
+    else:
+        feeds(None)
+        for lang in LANGUAGES:
+            json_days[lang] = pages(lang)[1]
     if cards is not None:
         for path, body in cards.images.items():
             out.put(path, body)
