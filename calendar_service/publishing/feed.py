@@ -254,7 +254,8 @@ class Feeds:
         self.events += 1
         valarm = alarms.get(occ.day.id)
         if valarm is None:
-            valarm = alarms[occ.day.id] = to_ical(_alarm(occ.day.name.get(lang), w))
+            forms = self._forms or _EventForms(lang, self.publication)
+            valarm = alarms[occ.day.id] = to_ical(forms.alarm(occ.day.name.get(lang), w))
         if not plain.endswith(END_EVENT):  # icalendar always ends a component with its END
             raise AssertionError("unexpected event serialization")
         return plain[:-len(END_EVENT)] + valarm + END_EVENT
@@ -314,7 +315,7 @@ class _EventForms:
     exactly as ``_event`` makes it (tests/test_feed.py compares the bytes of both)."""
 
     def __init__(self, lang: str, publication: Publication) -> None:
-        from icalendar import Event
+        from icalendar import Alarm, Event
 
         self.lang = lang
         self.publication = publication
@@ -322,7 +323,8 @@ class _EventForms:
         self.values: dict[tuple[str, Any], Any] = {}  # (name, key) -> property value
         self.forms: dict[tuple[str, Revision], Any] = {}  # (day id, revision) -> Event
         self._scratch = Event()
-        self._event_class = _reusing_event_class()
+        self._event_class = _reusing(Event)
+        self._alarm_class = _reusing(Alarm)
 
     def _value(self, name: str, value: Any, parameters: dict[str, str] | None = None,
                key: Any = None) -> Any:
@@ -368,15 +370,25 @@ class _EventForms:
         ev["URL"] = self._value("url", vUri(link), {"VALUE": "URI"}, key=link)
         return ev
 
+    def alarm(self, summary: str, w: Any) -> Any:
+        """The VALARM of a day (``_alarm``'s), built the same way as its events."""
+        from icalendar import vText
+
+        alarm = self._alarm_class()
+        alarm.lines = self.lines
+        alarm["ACTION"] = self._value("action", "DISPLAY")
+        alarm["DESCRIPTION"] = vText(f"{w.alarm_text}: {summary}")
+        alarm["TRIGGER"] = self._value("trigger", ALARM_TRIGGER)
+        return alarm
+
 
 @cache
-def _reusing_event_class() -> type:
-    """An icalendar ``Event`` that reuses the content line icalendar already made for the
-    same property object (``lines``: id -> (object, line), the object kept alive there) or
-    the same BEGIN or END."""
-    from icalendar import Event
+def _reusing(component: type) -> type:
+    """An icalendar component class (``Event``, ``Alarm``) that reuses the content line
+    icalendar already made for the same property object (``lines``: id -> (object, line), the
+    object kept alive there) or the same BEGIN or END."""
 
-    class ReusingEvent(Event):  # type: ignore[misc]
+    class Reusing(component):  # type: ignore[misc,valid-type]
         lines: dict[Any, tuple[Any, Any]]
 
         def content_line(self, name: str, value: Any, sorted: bool = True) -> Any:  # noqa: A002
@@ -393,7 +405,7 @@ def _reusing_event_class() -> type:
                 return hit[1]
             return super().content_line(name, value)
 
-    return ReusingEvent
+    return Reusing
 
 
 def _alarm(summary: str, w: Any) -> Any:
