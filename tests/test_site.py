@@ -399,6 +399,15 @@ def _generate(out, templates: Path):  # type: ignore[no-untyped-def]
                     renderer=Renderer(templates))
 
 
+@pytest.fixture
+def two_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build in two processes even on a busy machine (it forks only with a core free)."""
+    from calendar_service.publishing import site
+
+    monkeypatch.setattr(site, "core_free", lambda: True)
+
+
+@pytest.mark.usefixtures("two_processes")
 def test_a_build_in_two_processes_writes_what_one_process_writes(tmp_path: Path) -> None:
     """``build`` writes the second language in a forked child: same files, digests, lists."""
     from calendar_service.publishing.site import InMemory, ToFolder
@@ -412,6 +421,7 @@ def test_a_build_in_two_processes_writes_what_one_process_writes(tmp_path: Path)
         assert (tmp_path / file_name(path)).read_bytes() == body, path
 
 
+@pytest.mark.usefixtures("two_processes")
 @pytest.mark.parametrize("broken", ["words/en.j2", "feed/description.txt", "site/day.html"])
 def test_a_build_in_two_processes_fails_as_one_process_does(tmp_path: Path, broken: str) -> None:
     import shutil

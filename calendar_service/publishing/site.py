@@ -296,6 +296,19 @@ def _digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()[:32]
 
 
+def core_free() -> bool:
+    """Whether a second core is idle enough for a child to write half of a build: on a busy
+    machine the child only competes with the parent (measured: no faster, more CPU time; see
+    benchmarks/NOTES-speed.md), so the build stays in one process."""
+    from calendar_service.cli.twocores import cores
+
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return False
+    return cores() >= 2 and load < cores() - 1
+
+
 def generate(catalog: Catalog, out: Output, *, today: date, now: datetime, state: PublishState,
              publication: Publication, renderer: Renderer, cards: SiteCards | None = None,
              memo: EventMemo | None = None,
@@ -329,11 +342,11 @@ def generate(catalog: Catalog, out: Output, *, today: date, now: datetime, state
         return out.digests(), days_list
 
     json_days: dict[str, list[dict[str, Any]]] = {}
-    if isinstance(out, ToFolder) and memo is None and len(LANGUAGES) == 2:
+    if isinstance(out, ToFolder) and memo is None and len(LANGUAGES) == 2 and core_free():
         # Each language's feeds and pages are independent of the other's, and ``build``
-        # writes each file as it is made: on two cores the second language is written by a
-        # forked child, which hands back only the digests (feeds first, then pages, so a build
-        # fails with the error it gives in one process).
+        # writes each file as it is made: with a second core free the second language is
+        # written by a forked child, which hands back only the digests (feeds first, then
+        # pages, so a build fails with the error it gives in one process).
         from calendar_service.cli.twocores import side_by_side
 
         first, second = LANGUAGES
