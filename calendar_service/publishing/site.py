@@ -193,6 +193,7 @@ def _json_day(view: dict[str, Any], lang: str, start: date, end: date, w: Any) -
 
 class Output(ABC):
     """Where a build puts the site's files; each kind keeps only what it needs."""
+
     @abstractmethod
     def open(self, path: str) -> Writer:
         """A file written piece by piece (the feeds, assembled event by event)."""
@@ -207,6 +208,7 @@ class Output(ABC):
     def digests(self) -> dict[str, str]:
         """Path -> content digest of every file, for the publication state."""
         return {}
+
 
 class Discard(Output):
     """``check``: everything is rendered and serialized once, and nothing is kept."""
