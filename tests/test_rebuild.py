@@ -12,7 +12,7 @@ from webtools import GOLDEN, NOW, TODAY
 
 from calendar_service.base.errors import DataError, Problem
 from calendar_service.base.settings import load_settings
-from calendar_service.cli.twocores import side_by_side
+from calendar_service.base.twocores import side_by_side
 from calendar_service.publishing.feed import EventMemo
 from calendar_service.publishing.site import Site
 from calendar_service.publishing.web import Publisher, SiteState

@@ -14,7 +14,7 @@ from calendar_service.data.model import Catalog, Office
 
 
 def check(args: argparse.Namespace, settings: Settings) -> int:
-    from calendar_service.cli.twocores import side_by_side
+    from calendar_service.base.twocores import side_by_side
     from calendar_service.data.loader import load_all
 
     catalog, offices = load_all(settings.days, settings.offices, complete=True)

@@ -302,7 +302,7 @@ def core_free() -> bool:
     """Whether a second core is idle enough for a child to write half of a build: on a busy
     machine the child only competes with the parent (measured: no faster, more CPU time; see
     benchmarks/NOTES-speed.md), so the build stays in one process."""
-    from calendar_service.cli.twocores import cores
+    from calendar_service.base.twocores import cores
 
     try:
         load = os.getloadavg()[0]
@@ -349,7 +349,7 @@ def generate(catalog: Catalog, out: Output, *, today: date, now: datetime, state
         # writes each file as it is made: with a second core free the second language is
         # written by a forked child, which hands back only the digests (feeds first, then
         # pages, so a build fails with the error it gives in one process).
-        from calendar_service.cli.twocores import side_by_side
+        from calendar_service.base.twocores import side_by_side
 
         first, second = LANGUAGES
         out.merge(side_by_side(lambda: feeds(first), lambda: feeds(second))[1])
