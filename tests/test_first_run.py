@@ -61,6 +61,14 @@ def text_of(message: email.message.EmailMessage) -> str:
     return str(part.get_content())
 
 
+def sent(settings) -> set[tuple[str, str, int]]:  # type: ignore[no-untyped-def]
+    """(day, date, lead) of every reminder the ledger records as sent (a run's report counts
+    them; the ledger names them)."""
+    with Ledger(settings.database_url) as ledger:
+        return {(e.day_id, e.occurrence_date.isoformat(), e.lead)
+                for e in ledger.entries(statuses=["sent"])}
+
+
 def late(message: email.message.EmailMessage) -> bool:
     return ("Aviso tardío" in str(message["Subject"]) or "Late notice" in str(message["Subject"])
             or "AVISO TARDÍO" in text_of(message) or "LATE NOTICE" in text_of(message))
@@ -112,6 +120,56 @@ def test_the_ledger_records_its_start_and_when_each_office_lead_and_day_appeared
                             "cdmx-en": MARCH_20, "cdmx-es": later}
     assert seen.leads[("cdmx-es", 1)] == later and seen.leads[("quintana-roo", 14)] == MARCH_20
     assert set(seen.days.values()) == {MARCH_20}
+
+
+def test_a_run_records_every_office_at_its_start_and_reads_them_back_a_chunk_at_a_time(
+        fresh_mail_env) -> None:  # noqa: F811
+    """More offices than one chunk: those of the later chunks are not new because the first
+    chunk's records were written first (whether the ledger has any record is asked once)."""
+    from calendar_service.mail.ledger.seen import CHUNK
+
+    s, cat, offices = unpack(fresh_mail_env)
+    many = [replace(offices[n % 3], id=f"office-{n:04d}") for n in range(2 * CHUNK + 7)]
+    with Ledger(s.database_url) as ledger:
+        ledger.see([], [], MARCH_1)  # sending since 1 March, before it kept these records
+        first = ledger.first_seen(many, cat.days, MARCH_20)
+        assert (first.office_at, first.lead_at) == (MARCH_1, MARCH_1)
+        last = many[-CHUNK:]
+        seen = ledger.seen_for(first, last)
+        assert set(seen.offices) == {o.id for o in last}  # only the chunk asked for
+        assert set(seen.offices.values()) == set(seen.leads.values()) == {MARCH_1}
+        assert ledger.see(many, cat.days, MARCH_20).offices == {o.id: MARCH_1 for o in many}
+        again = ledger.first_seen([*many, replace(offices[0], id="new")], cat.days, MARCH_20)
+        assert again.office_at == MARCH_20  # a later run: what is new is new now
+        assert ledger.seen_for(again, [replace(offices[0], id="new")]).offices == {
+            "new": MARCH_20}
+        assert ledger.seen_for(again, many[:1]).offices == {many[0].id: MARCH_1}
+
+
+def test_a_dry_run_reads_the_records_without_writing_any(fresh_mail_env) -> None:  # noqa: F811
+    s, cat, offices = unpack(fresh_mail_env)
+    with Ledger(s.database_url) as ledger:
+        first = ledger.first_seen(offices, cat.days, MARCH_20, write=False)
+        assert ledger.seen_for(first, offices).offices == {o.id: MARCH_20 for o in offices}
+        assert ledger.started()[1] is None
+        assert ledger.see([], [], MARCH_20, write=False).offices == {}
+
+
+def test_each_message_is_recorded_on_the_sending_run_s_clock(fresh_mail_env) -> None:  # noqa: F811
+    """``sent_as_of``: the run's ``now`` plus the time it has spent, also on a ``--now`` replay;
+    what one message a day is counted on."""
+    from sqlalchemy import select
+
+    from calendar_service.mail.ledger import reminders
+
+    s, cat, offices = unpack(fresh_mail_env, 1, 2)
+    running_since(s, cat, offices, MARCH_1)
+    now = at("2027-03-18T09:00:00-05:00")
+    assert send_due(s, cat, offices, now).sent == 4
+    with Ledger(s.database_url) as ledger, ledger.engine.connect() as conn:
+        rows = conn.execute(select(reminders.c.status, reminders.c.sent_as_of)).all()
+    assert len(rows) == 4 and {status for status, _ in rows} == {"sent"}
+    assert all(now <= as_of < now + timedelta(minutes=5) for _, as_of in rows)
 
 
 @settings(max_examples=200, deadline=None)
@@ -268,9 +326,10 @@ def test_an_occurrence_is_never_reminded_twice_the_same_day(fresh_mail_env) -> N
     # Down on the 18th; at 08:00 on the 19th the 3-day reminder of 22 March (due on the 19th at
     # 09:00) and 21 March's 2-day one (09:00 today) go together; the 3-day one of 21 March,
     # missed on the 18th, is replaced by the nearer 2-day one, never sent besides it.
+    before = sent(s)
     first = send_due(s, cat, [office], at("2027-03-19T08:00:00-06:00"))
     assert first.messages == 1
-    keys = {(d, lead) for b in [first] for (_, d, _, lead) in b.sent_keys}
+    keys = {(d, lead) for (d, _, lead) in sent(s) - before}
     assert keys == {("international-day-of-forests", 2), ("world-water-day", 3)}
     later = send_due(s, cat, [office], at("2027-03-19T20:00:00-06:00"))
     assert later.messages == 0
@@ -305,9 +364,10 @@ def test_a_day_added_in_the_afternoon_further_ahead_waits_for_tomorrow_s_message
     # 22 March added at 15:00 on the 18th, four days ahead, its 5-day reminder already past:
     # it waits for the next day's message, which brings its 3-day reminder on time.
     assert send_due(s, cat, [office], at("2027-03-18T15:00:00-07:00")).messages == 0
+    before = sent(s)
     nineteenth = send_due(s, cat, [office], at("2027-03-19T09:00:00-07:00"))
-    assert nineteenth.messages == 1
-    assert [(d, lead) for (_, d, _, lead) in nineteenth.sent_keys] == [("world-water-day", 3)]
+    assert nineteenth.messages == 1 and nineteenth.sent == 1
+    assert [(d, lead) for (d, _, lead) in sent(s) - before] == [("world-water-day", 3)]
     assert not any("Segundo" in str(m["Subject"]) for m in outbox(s))
 
 

@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
+from functools import cached_property
 
 from calendar_service.base.text import CONTROL_CHARS, has_control  # noqa: F401  (re-exported)
 
@@ -275,6 +276,7 @@ class Reminder:
     occurrence: Occurrence
     lead: int
 
-    @property
+    @cached_property
     def key(self) -> tuple[str, str, str, int]:
+        """Asked several times per reminder as it goes through a run: built once."""
         return (self.office.id, self.occurrence.day.id, self.occurrence.date.isoformat(), self.lead)

@@ -217,7 +217,6 @@ class Composer:
                                                       settings.secret)
         self._inliner: Any = None
         self._folded: dict[tuple[str, str], bytes] = {}
-        self._one_click: dict[str, str] = {}
         self._words: dict[str, Vocabulary] = {}
         self._rendered: OrderedDict[tuple[Any, ...], tuple[Rendered, bytes]] = OrderedDict()
         self._cache_bytes = 0
@@ -427,13 +426,10 @@ class Composer:
 
     def one_click_url(self, office: Office) -> str:
         """RFC 8058 one-click URL with the office's token: only with an https URL and a secret
-        (else "" and the mailto alone). An HMAC per office: microseconds, and cached."""
-        url = self._one_click.get(office.id)
-        if url is None:
-            s = self.settings
-            url = unsubscribe.one_click_url(s.unsubscribe_url, s.base_url, s.secret, office.id)
-            self._one_click[office.id] = url
-        return url
+        (else "" and the mailto alone). An HMAC per office: microseconds, so not kept (a cache
+        would grow with the number of offices and each office gets one message a run)."""
+        s = self.settings
+        return unsubscribe.one_click_url(s.unsubscribe_url, s.base_url, s.secret, office.id)
 
     def message(self, batch: Batch, stamp: datetime, *, test: bool = False) -> Outgoing:
         """The bytes for one office: shared body, per-office headers.

@@ -24,7 +24,7 @@ sent without being called late: only a send really scheduled and then missed is 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property, lru_cache
@@ -254,17 +254,26 @@ def due_reminders(catalog: Catalog, offices: Sequence[Office], now: datetime,
     ``now`` is an aware instant; the result does not consult the ledger: a reminder already sent
     stays due until its occurrence passes, and the ledger makes sure it goes out once.
     """
+    return list(iter_due(catalog, offices, now, lambda _chunk: (seen, past), catch_up))
+
+
+def iter_due(catalog: Catalog, offices: Sequence[Office], now: datetime,
+             lookup: Callable[[Sequence[Office]], tuple[Seen | None, Past | None]],
+             catch_up: bool = False, chunk: int = 500) -> Iterator[Batch]:
+    """:func:`due_reminders` a chunk of offices at a time, ``lookup`` giving the ledger's
+    records of just that chunk: a run holds only what it works on, however many offices."""
     _check_now(now)
     if not offices:
-        return []
+        return
     start, end = window(offices, now)
     occs = occurrences(catalog.days, start, end)
-    batches = []
-    for office in offices:
-        batch = due_for_office(office, occs, now, seen, catch_up, past)
-        if batch is not None:
-            batches.append(batch)
-    return batches
+    for at in range(0, len(offices), chunk):
+        part = offices[at:at + chunk]
+        seen, past = lookup(part)
+        for office in part:
+            batch = due_for_office(office, occs, now, seen, catch_up, past)
+            if batch is not None:
+                yield batch
 
 
 def scheduled_batch(catalog: Catalog, office: Office, instant: datetime) -> Batch | None:

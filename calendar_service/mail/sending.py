@@ -18,10 +18,11 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
 from calendar_service.data.model import Catalog, Office
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
     from calendar_service.mail.compose import Outgoing
     from calendar_service.mail.delivery import Result, Sleep, Transport
     from calendar_service.mail.ledger import Key, Ledger, Mark
-    from calendar_service.mail.reminders import Batch
+    from calendar_service.mail.ledger.seen import FirstSeen
+    from calendar_service.mail.reminders import Batch, Past, Seen
 
 log = logging.getLogger("calendar_service.mail.sending")
 
@@ -71,7 +73,10 @@ class RunReport:
     stopped: str = ""  # why the run stopped early on its own (server unusable, too many 4xx)
     planned: list[Planned] = field(default_factory=list)
     refused: int = 0  # individual addresses refused while the message went to the others
-    sent_keys: list[Key] = field(default_factory=list)  # what this run delivered, for summaries
+    sent_offices: int = 0  # offices that got a message from this run
+    # (day id, ISO date) -> where it first went in the run's order (batch, reminder): the
+    # summary names the days in that order within a date, as it always has.
+    sent_days: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     undelivered: list[tuple[str, Key]] = field(default_factory=list)  # (why, key), as problems
 
     @property
@@ -92,15 +97,14 @@ class RunReport:
                 + (" interrupted=yes" if self.interrupted else ""))
 
 
-def _chunks(seq: Sequence[Batch], size: int, first: int) -> Iterator[Sequence[Batch]]:
+def _chunks(batches: Iterator[Batch], size: int, first: int) -> Iterator[list[Batch]]:
     """``first`` batches, then four times more each time up to ``size``. The next chunk is
     claimed while this one is sent, so each claim must take less time than sending the chunk
-    before it; a small first chunk also gets the connections busy sooner."""
+    before it; a small first chunk also gets the connections busy sooner. Taken from an
+    iterator: the batches after the chunk being claimed are not computed yet."""
     step = min(first, size)
-    start = 0
-    while start < len(seq):
-        yield seq[start:start + step]
-        start += step
+    while chunk := list(islice(batches, step)):
+        yield chunk
         step = min(step * 4, size)
 
 
@@ -194,31 +198,38 @@ def _planned(batch: Batch, items: Sequence[Any], status: str) -> Planned:
 class _Run:
     """One run's state. Ledger work goes to one thread, in order, while the event loop composes
     and the connections send: the next chunk is claimed while the current one is sent, marks are
-    written as results arrive, and the final release waits for every claim and mark before it."""
+    written as results arrive, and the final release waits for every claim and mark before it.
+
+    Offices' batches are computed chunk by chunk and counted as their outcomes arrive, so what a
+    run holds is the chunk being sent and the one being claimed, not one entry per office."""
 
     def __init__(self, settings: Settings, catalog: Catalog, offices: Sequence[Office],
                  now: datetime, ledger: Ledger, transport: Transport,
                  stop: threading.Event | None,
                  progress: Callable[[int, int], None] | None, catch_up: bool = False) -> None:
+        from calendar_service.mail.reminders import window
+
         self.settings, self.catalog, self.offices, self.now = settings, catalog, offices, now
         self.catch_up = catch_up
+        self.first: FirstSeen | None = None  # how to read when each office was first seen
+        self.since = window(offices, now)[0] if offices else now.date()  # what Past reads
         self.ledger, self.transport = ledger, transport
         self.token = uuid.uuid4().hex
         self.started = time.monotonic()  # the run's clock: now, plus the time spent sending
         self.report = RunReport(as_of=now, transport=transport.description)
         self.thread_stop = stop
         self.progress = progress
-        self.claimed: set[Key] = set()
-        self.outcome: dict[Key, str] = {}  # what this run did with the keys it claimed
-        self.seen: set[Key] = set()  # keys of the chunks claimed so far (ours or not)
+        self.open: dict[Key, None] = {}  # claimed by this run, no outcome yet (in order)
         self.elsewhere: list[Key] = []  # seen, not ours, not final: busy or pending at the end
+        self.claiming: list[Batch] = []  # the chunk whose claim was asked and not read yet
         self.stopping = False
         self.broken = False  # the ledger failed: nothing more is sent
         self.retired = False
         self.done = 0
         self.total = 0
         self._db_thread: ThreadPoolExecutor | None = None
-        self._db_calls: list[asyncio.Future[Any]] = []
+        self._db_calls: set[asyncio.Future[Any]] = set()  # in flight only: done ones are dropped
+        self._db_error: BaseException | None = None  # the first a database call raised
         self._marks: list[tuple[Mark, asyncio.Future[None]]] = []  # outcomes awaiting commit
         self._marks_lock = threading.Lock()
 
@@ -269,14 +280,24 @@ class _Run:
         """Run ``fn`` on the run's single database thread, after every call asked before it."""
         assert self._db_thread is not None
         call = asyncio.get_running_loop().run_in_executor(self._db_thread, fn, *args)
-        self._db_calls.append(call)
+        self._db_calls.add(call)
+        call.add_done_callback(self._db_done)
         return call
 
+    def _db_done(self, call: asyncio.Future[Any]) -> None:
+        """Forget a finished call (a run makes one per message), keeping its error if any."""
+        self._db_calls.discard(call)
+        error = None if call.cancelled() else call.exception()
+        if error is not None and self._db_error is None:
+            self._db_error = error
+
     async def _db_settle(self) -> BaseException | None:
-        """Wait for every database call in flight; returns the first error instead of raising."""
-        calls, self._db_calls = self._db_calls, []
-        results = await asyncio.gather(*calls, return_exceptions=True)
-        return next((r for r in results if isinstance(r, BaseException)), None)
+        """Wait for every database call in flight; returns the first error any call raised
+        since the last settle, instead of raising it."""
+        while self._db_calls:
+            await asyncio.gather(*self._db_calls, return_exceptions=True)
+        error, self._db_error = self._db_error, None
+        return error
 
     async def execute(self, handle_signals: bool) -> RunReport:
         import signal
@@ -306,28 +327,28 @@ class _Run:
 
     async def _execute(self) -> None:
         from calendar_service.mail.compose import Composer
-        from calendar_service.mail.reminders import due_reminders
 
         report, ledger = self.report, self.ledger
         run_id = None if self.broken else self._try(ledger.start_run, self.now)
-        seen = None if self.broken else self._try(ledger.see, self.offices, self.catalog.days,
-                                                  self.now)
-        past = None if self.broken else self._try(_past, ledger, self.offices, self.now)
+        # Recorded now, read back a chunk of offices at a time as the run goes (see _lookup).
+        self.first = None if self.broken else self._try(ledger.first_seen, self.offices,
+                                                        self.catalog.days, self.now)
         # A failed ledger sends nothing; what is due is still counted (as pending).
-        batches = due_reminders(self.catalog, self.offices, self.now, seen, self.catch_up, past)
-        report.due = sum(len(b.items) for b in batches)
-        self.total = len(batches)
+        due = self._counted(self._due(self.offices))
+        if self.progress is not None:
+            self.total = sum(1 for _ in self._due(self.offices))
         # Unsubscribed offices' reminders are recorded (status "unsubscribed", so `log` and
         # `send-due --dry-run` show them) and never claimed: ``Ledger.take`` sees to both.
         composer = Composer(self.settings)
-        queue: asyncio.Queue[Outgoing | None] = asyncio.Queue(maxsize=4 * self.transport.concurrency)
+        queue: asyncio.Queue[tuple[int, Outgoing] | None] = asyncio.Queue(
+            maxsize=4 * self.transport.concurrency)
         workers = [asyncio.create_task(self._worker(queue))
                    for _ in range(max(1, self.transport.concurrency))]
         renewing = asyncio.create_task(self._renew())
         finished = False
         try:
             if not self.broken:
-                await self._feed(batches, composer, queue, workers)
+                await self._feed(due, composer, queue, workers)
             finished = True
         except Exception as exc:
             self._lost(exc)  # re-raised unless the ledger failed
@@ -346,60 +367,122 @@ class _Run:
                     log.error("event=worker-crashed error=%s", type(r).__name__)
             renewing.cancel()
             if not self.broken:
-                self._retire(batches)
+                self._retire()
             failure = await self._db_settle()  # every claim and mark is in before the release
             if failure is not None:
                 self._lost(failure)  # re-raised unless the ledger failed
             if ledger.holds(self.token):  # else nothing to give back: the claims are free for all
                 self._try(ledger.release, self.token)
+            # Claimed, never sent (interrupted): given back above, pending for the next run.
+            for key in self.open:
+                self._undelivered("not-attempted", key)
+            self.open.clear()
             # Chunks the run stopped before reaching are recorded as due all the same.
-            unreached = [i for b in batches for i in b.items if i.key not in self.seen]
-            if unreached:
-                self._try(lambda: ledger.register(unreached, ledger.unsubscribed_ids()))
-            todo = self.elsewhere + [i.key for i in unreached]
-            after = (self._try(ledger.statuses, todo) if todo else None) or {}
-            self._summarise(batches, after)
+            self._unreached(chain(self.claiming, due))
+            if self.elsewhere:
+                after = self._try(ledger.statuses, self.elsewhere) or {}
+                for key in self.elsewhere:
+                    self._count_elsewhere(after.get(key), key)
             report.interrupted = self.stopping
             if run_id is not None:
                 self._try(lambda: ledger.finish_run(
                     run_id, sent=report.sent, failed=report.failed + report.permanent,
                     pending=report.pending, messages=report.messages, ok=report.ok))
 
-    async def _feed(self, batches: Sequence[Batch], composer: Any,
-                    queue: asyncio.Queue[Outgoing | None], workers: list[asyncio.Task[None]]
-                    ) -> None:
+    def _due(self, offices: Sequence[Office]) -> Iterator[Batch]:
+        from calendar_service.mail.reminders import iter_due
+
+        return iter_due(self.catalog, offices, self.now, self._lookup, self.catch_up)
+
+    def _lookup(self, offices: Sequence[Office]) -> tuple[Seen | None, Past | None]:
+        """The ledger's records of these offices only (when each was first seen, what they
+        were sent lately), read as their chunk comes up: nothing kept for every office.
+        Without a ledger, as if nothing was ever seen or sent (it is all counted as pending)."""
+        if self.first is None:
+            return None, None
+        try:
+            return (self.ledger.seen_for(self.first, offices),
+                    self.ledger.recent(self.since, [o.id for o in offices]))
+        except Exception as exc:
+            self._lost(exc)  # re-raised unless the ledger failed
+            return None, None
+
+    def _counted(self, batches: Iterable[Batch]) -> Iterator[Batch]:
+        for b in batches:
+            self.report.due += len(b.items)
+            yield b
+
+    def _unreached(self, batches: Iterable[Batch]) -> None:
+        """Record the batches the run never claimed (it stopped first) and count them by what
+        the ledger says of them, a few hundred offices at a time."""
+        ledger = self.ledger
+        skip: frozenset[str] | None = None
+        for chunk in _chunks(iter(batches), 500, 500):
+            items = _items(chunk)
+            if skip is None:
+                skip = self._try(ledger.unsubscribed_ids) or frozenset()
+            self._try(ledger.register, items, skip)
+            after = self._try(ledger.statuses, [i.key for i in items]) or {}
+            for i in items:
+                status = after.get(i.key)
+                if not self._count_settled(status):
+                    self._count_elsewhere(status, i.key)
+
+    def _count_elsewhere(self, status: str | None, key: Key) -> None:
+        """A reminder this run did not send and did not find settled when it looked."""
+        from calendar_service.mail.ledger import CLAIMED, PERMANENT, SENT, UNSUBSCRIBED
+
+        if status == UNSUBSCRIBED:
+            self.report.unsubscribed += 1
+        elif status in (SENT, CLAIMED, PERMANENT):
+            self.report.busy += 1  # another run has it
+        else:
+            self._undelivered("not-attempted", key)
+
+    async def _feed(self, batches: Iterator[Batch], composer: Any,
+                    queue: asyncio.Queue[tuple[int, Outgoing] | None],
+                    workers: list[asyncio.Task[None]]) -> None:
         """Claim chunk after chunk (the next one while this one is sent) and queue its messages."""
         from calendar_service.mail.reminders import Batch
 
         chunks = _chunks(batches, self.settings.send_batch, first=4 * self.transport.concurrency)
         chunk = next(chunks, None)
-        taking = self._db(self.ledger.take, _items(chunk), self.token) if chunk else None
+        taking = self._take(chunk)
+        position = 0  # of each batch in the run's order, for the summary
         while chunk is not None and taking is not None:
             got, others = await taking
-            self.claimed |= got
-            self.seen.update(got, others)
+            self.claiming = []
+            self.open.update((i.key, None) for b in chunk for i in b.items if i.key in got)
             for key, status in others.items():
                 if not self._count_settled(status):
                     self.elsewhere.append(key)
             if self._stop_requested():
                 return
             chunk, current, taking = next(chunks, None), chunk, None
+            self.claiming = chunk or []  # computed, not claimed yet: unreached if the run stops
             for b in current:
+                position += 1
                 items = tuple(i for i in b.items if i.key in got)
                 if not items:
                     self._advance()
                     continue
                 if self._stop_requested() or any(w.done() for w in workers):
                     return
-                await queue.put(composer.message(Batch(b.office, items, b.local_now, b.second),
-                                                 self.now))
+                await queue.put((position, composer.message(
+                    Batch(b.office, items, b.local_now, b.second), self.now)))
                 if queue.qsize() == 1:
                     await asyncio.sleep(0)  # a connection was waiting: let it start sending now
                 if taking is None and chunk:  # after the first message: it goes out sooner
-                    taking = self._db(self.ledger.take, _items(chunk), self.token)
+                    taking = self._take(chunk)
             if taking is None and chunk:
-                taking = self._db(self.ledger.take, _items(chunk), self.token)
-            self._retire(batches)
+                taking = self._take(chunk)
+            self._retire()
+
+    def _take(self, chunk: list[Batch] | None) -> asyncio.Future[Any] | None:
+        if not chunk:
+            return None
+        self.claiming = chunk
+        return self._db(self.ledger.take, _items(chunk), self.token)
 
     async def _renew(self) -> None:
         """Every CLAIM_TIMEOUT/3, show the run is still at work (a last resort for the runs
@@ -414,12 +497,17 @@ class _Run:
                 self._lost(exc)
                 return
 
-    def _retire(self, batches: Sequence[Batch]) -> None:
+    def _retire(self) -> None:
         """Once per run. Rows that can no longer go out are other keys than the due ones, so
         this runs after the first chunk is queued rather than delay the first messages."""
         if not self.retired:
             self.retired = True
-            self._db(lambda: self.ledger.retire(batches, self.offices, self.now,
+            offices, now = self.offices, self.now
+
+            def due_for(ids: set[str]) -> Iterator[Batch]:
+                return self._due([o for o in offices if o.id in ids])
+
+            self._db(lambda: self.ledger.retire(due_for, offices, now,
                                                 self.ledger.unsubscribed_ids()))
 
     def _advance(self) -> None:
@@ -427,13 +515,14 @@ class _Run:
         if self.progress is not None:
             self.progress(self.done, self.total)
 
-    async def _worker(self, queue: asyncio.Queue[Outgoing | None]) -> None:
+    async def _worker(self, queue: asyncio.Queue[tuple[int, Outgoing] | None]) -> None:
         session = self.transport.session(self._stop_requested)
         try:
             while True:
-                msg = await queue.get()
-                if msg is None:
+                queued = await queue.get()
+                if queued is None:
                     return
+                position, msg = queued
                 if self._stop_requested():
                     # Never sent: its claims are given back at the end. The worker keeps
                     # taking from the queue until told to finish, so the feeder never blocks.
@@ -454,33 +543,56 @@ class _Run:
                 # Committed before this connection takes another message: a kill can only
                 # resend the one message each connection has on the wire.
                 try:
-                    await self._record(msg, result)
+                    await self._record(msg, result, position)
                 except Exception as exc:
                     self._lost(exc)  # re-raised (a bug) unless the ledger failed
         finally:
             await session.close()
 
-    async def _record(self, msg: Outgoing, result: Result) -> None:
-        from calendar_service.mail.ledger import SENT, Mark
+    async def _record(self, msg: Outgoing, result: Result, position: int = 0) -> None:
+        from calendar_service.mail.ledger import FAILED, PERMANENT, SENT, Mark
 
         mark = Mark(keys=msg.keys, status=result.status, message_id=msg.message_id,
                     reply=result.reply, refused=result.refused or None, error=result.error,
                     as_of=self.now + timedelta(seconds=time.monotonic() - self.started))
         await self._commit(mark)
-        for key in msg.keys:
-            self.outcome[key] = result.status
+        r = self.report
+        for n, key in enumerate(msg.keys):
+            self.open.pop(key, None)
+            if result.status == SENT:
+                r.sent += 1
+                day = (key[1], key[2])
+                r.sent_days[day] = min(r.sent_days.get(day, (position, n)), (position, n))
+            elif result.status == PERMANENT:
+                r.permanent += 1
+                self._undelivered("refused", key)
+            elif result.status == FAILED:
+                r.failed += 1
+                self._undelivered("failed", key)
         if result.status == SENT:
-            self.report.messages += 1
+            r.messages += 1
+            r.sent_offices += 1
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("event=sent %s reply=%r", _fields(msg), result.reply)
             if result.refused:
-                self.report.refused += len(result.refused)
+                r.refused += len(result.refused)
                 for addr, why in result.refused.items():
                     log.warning("event=recipient-refused %s address=%s reply=%r", _fields(msg),
                                 addr, why)
         else:
             log.warning("event=%s %s error=%r", result.status, _fields(msg), result.error)
         self._advance()
+
+    def _undelivered(self, why: str, key: Key) -> None:
+        """One reminder this run leaves undelivered: counted, and named in the problems."""
+        r = self.report
+        if why == "refused":
+            r.problems.append(f"refused for good: {_describe(key)}")
+        else:
+            r.pending += 1
+            text = "failed, retried next run" if why == "failed" else "not attempted, pending"
+            r.problems.append(f"{text}: {_describe(key)}")
+        r.undelivered.append((why, key))
 
     async def _commit(self, mark: Mark) -> None:
         """Commit one outcome; returns once it is in the ledger. Outcomes that arrive while the
@@ -520,46 +632,6 @@ class _Run:
         else:
             return False
         return True
-
-    def _summarise(self, batches: Sequence[Batch], after: dict[Key, str]) -> None:
-        from calendar_service.mail.ledger import CLAIMED, FAILED, PERMANENT, SENT, UNSUBSCRIBED
-
-        r = self.report
-        elsewhere = set(self.elsewhere)
-        for b in batches:
-            for key in b.keys:
-                if key in self.claimed:
-                    status = self.outcome.get(key)
-                    if status == SENT:
-                        r.sent += 1
-                        r.sent_keys.append(key)
-                    elif status == PERMANENT:
-                        r.permanent += 1
-                        r.problems.append(f"refused for good: {_describe(key)}")
-                        r.undelivered.append(("refused", key))
-                    elif status == FAILED:
-                        r.failed += 1
-                        r.pending += 1
-                        r.problems.append(f"failed, retried next run: {_describe(key)}")
-                        r.undelivered.append(("failed", key))
-                    else:  # claimed but never sent (interrupted): released
-                        r.pending += 1
-                        r.problems.append(f"not attempted, pending: {_describe(key)}")
-                        r.undelivered.append(("not-attempted", key))
-                    continue
-                if key in self.seen and key not in elsewhere:
-                    continue  # settled when claimed: sent before, or unsubscribed (counted then)
-                status = after.get(key)
-                if key not in self.seen and self._count_settled(status):
-                    continue  # in a chunk this run stopped before reaching, settled before
-                if status == UNSUBSCRIBED:
-                    r.unsubscribed += 1
-                elif status in (SENT, CLAIMED, PERMANENT):
-                    r.busy += 1  # another run has it
-                else:
-                    r.pending += 1
-                    r.problems.append(f"not attempted, pending: {_describe(key)}")
-                    r.undelivered.append(("not-attempted", key))
 
 
 def _settle_marks(call: asyncio.Future[Any]) -> None:

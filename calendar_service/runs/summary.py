@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -115,13 +115,12 @@ def _when(iso: str, lang: str, style: str = "long") -> str:
     return format_day(date.fromisoformat(iso), lang, style)
 
 
-def _named_days(catalog: Catalog, keys: Sequence[tuple[str, str, str, int]], lang: str,
+def _named_days(catalog: Catalog, days: Mapping[tuple[str, str], tuple[int, int]], lang: str,
                 limit: int = 8) -> str:
-    seen: dict[tuple[str, str], None] = {}
-    for _office, day_id, when, _lead in keys:
-        seen.setdefault((day_id, when), None)
-    named = [f"{_day_name(catalog, d, lang)} ({_when(w, lang)})" for d, w in sorted(
-        seen, key=lambda dw: dw[1])]
+    """``days``: (day id, ISO date) -> where it first went in the run; named by date, then in
+    the run's order."""
+    named = [f"{_day_name(catalog, d, lang)} ({_when(w, lang)})"
+             for d, w in sorted(days, key=lambda dw: (dw[1], days[dw]))]
     more = [TEXT[lang]["and_more"].format(n=len(named) - limit)] if len(named) > limit else []
     return ", ".join(named[:limit] + more)
 
@@ -133,8 +132,8 @@ def run_summary(report: RunReport, catalog: Catalog, offices: Sequence[Office], 
     lines = []
     if report.messages:
         lines.append(t["sent"].format(messages=report.messages, reminders=report.sent,
-                                      offices=len({k[0] for k in report.sent_keys}), where=where))
-        lines.append(t["days"].format(days=_named_days(catalog, report.sent_keys, lang)))
+                                      offices=report.sent_offices, where=where))
+        lines.append(t["days"].format(days=_named_days(catalog, report.sent_days, lang)))
     elif report.ok:
         lines.append(t["nothing"].format(where=where))
     for name, n in (("before", report.already_sent), ("busy", report.busy),

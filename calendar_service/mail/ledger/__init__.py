@@ -33,6 +33,6 @@ from calendar_service.mail.ledger.schema import (  # noqa: F401
 from calendar_service.mail.ledger.store import (  # noqa: F401
     Ledger,
     _clip,
-    _mark_statement,
+    _mark_sql,
     utcnow,
 )

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import (
     Table,
     and_,
-    bindparam,
     func,
     or_,
     select,
@@ -43,6 +42,7 @@ from calendar_service.base.settings import redact_url
 
 if TYPE_CHECKING:
     from calendar_service.data.model import Day, Office
+    from calendar_service.mail.ledger.seen import FirstSeen
     from calendar_service.mail.reminders import Batch, DueReminder, Past, Seen
 from calendar_service.mail.ledger.owners import (
     ALIVE,
@@ -99,6 +99,7 @@ class Ledger:
         self.clock = clock
         self._owners: dict[str, Owner] = {}
         self._dead: set[str] = set()  # owners proven dead stay dead: no need to ask again
+        self._time_processor: Callable[[datetime], Any] | None = None
         self.folder = Path()
         self.namespace = ""
         with database_errors(url):
@@ -207,7 +208,8 @@ class Ledger:
     def see(self, offices: Sequence[Office], days: Iterable[Day], now: datetime, *,
             write: bool = True) -> Seen:
         """When each office, lead and day was first seen, recording at ``now`` (the run's
-        instant) the ones seen for the first time; ``write=False`` (a dry run) stores nothing."""
+        instant) the ones seen for the first time; ``write=False`` (a dry run) stores nothing.
+        Every record at once, for tools and tests: a run uses :meth:`first_seen`."""
         from calendar_service.mail.ledger import seen
 
         if not write:
@@ -219,6 +221,32 @@ class Ledger:
         with self._tx() as conn:
             return seen.see(conn, offices, days, now, write=True, clock=self.clock,
                             insert=self._insert)
+
+    def first_seen(self, offices: Sequence[Office], days: Iterable[Day], now: datetime, *,
+                   write: bool = True) -> FirstSeen:
+        """Record at ``now`` the offices, leads and days seen for the first time, a chunk of
+        offices at a time, and return what :meth:`seen_for` needs to read them back as the run
+        goes; ``write=False`` (a dry run) stores nothing. What a run holds stays flat."""
+        from calendar_service.mail.ledger import seen
+
+        if not write:
+            with self.engine.connect() as conn:
+                first = seen.record(conn, offices, days, now, write=False, clock=self.clock,
+                                    insert=self._insert)
+                conn.rollback()
+            return first
+        with self._tx() as conn:
+            return seen.record(conn, offices, days, now, write=True, clock=self.clock,
+                               insert=self._insert)
+
+    def seen_for(self, first: FirstSeen, offices: Sequence[Office]) -> Seen:
+        """When each of these offices and their leads, and each day, were first seen."""
+        from calendar_service.mail.ledger import seen
+
+        with self.engine.connect() as conn:
+            found = seen.seen(conn, first, offices)
+            conn.rollback()
+        return found
 
     def started(self) -> tuple[datetime | None, datetime | None]:
         """(created_at, started_at): when the ledger was made, and the "now" of its first
@@ -353,24 +381,41 @@ class Ledger:
 
     def mark(self, marks: Sequence[Mark], token: str) -> int:
         """Record outcomes in one transaction; only rows this run still holds are changed.
-        Returns how many rows changed."""
+        Returns how many rows changed.
+
+        Called once per answer from the relay, so it is the hot path of a run: one plain SQL
+        string per message size, sent to the driver as it is (no statement compiled, no
+        parameter dict), with the timestamp converted once by the column's own type."""
         if not marks:
             return 0
-        now = self.clock()
-        # One parameter set per message (its keys in an IN list), not one per reminder:
-        # the per-row cost of executemany is in Python, so this is several times cheaper.
-        by_size: dict[int, list[dict[str, Any]]] = {}
+        now = self._bind_time(self.clock())
+        # One parameter set per message (its keys in an IN list), not one per reminder.
+        by_size: dict[int, list[tuple[Any, ...]]] = {}
         for m in marks:
             if m.keys:
-                by_size.setdefault(len(m.keys), []).append(_mark_params(m, token, now))
+                by_size.setdefault(len(m.keys), []).append(
+                    _mark_params(m, token, now, self._bind_time))
         changed = 0
         with self._tx(token) as conn:
             for size, params_list in by_size.items():
+                sql = _mark_sql(size, self._placeholder)
                 if len(params_list) == 1:  # rowcount is only reliable for one statement
-                    changed += conn.execute(_mark_statement(size), params_list[0]).rowcount or 0
+                    changed += conn.exec_driver_sql(sql, params_list[0]).rowcount or 0
                 else:
-                    conn.execute(_mark_statement(size), params_list)
+                    conn.exec_driver_sql(sql, params_list)
         return changed
+
+    @property
+    def _placeholder(self) -> str:
+        return "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+
+    def _bind_time(self, value: datetime) -> Any:
+        """A timestamp as the driver takes it, converted exactly as the column would."""
+        process = self._time_processor
+        if process is None:
+            process = reminders.c.updated_at.type.bind_processor(self.engine.dialect)
+            self._time_processor = process or (lambda v: v)
+        return self._time_processor(value)
 
     def renew(self, token: str) -> int:
         """Show run ``token`` is still at work: its claims' time is now. Returns how many it
@@ -394,17 +439,16 @@ class Ledger:
         with self._tx(token) as conn:
             return conn.execute(stmt).rowcount or 0
 
-    def retire(self, batches: Sequence[Batch], offices: Sequence[Office], now: datetime,
+    def retire(self, batches: Iterable[Batch] | Callable[[set[str]], Iterable[Batch]],
+               offices: Sequence[Office], now: datetime,
                skip: frozenset[str] = frozenset()) -> int:
         """Undelivered rows that can no longer go out: the day passed (expired), the office
         unsubscribed (``skip``: unsubscribed), or a smaller lead of the same occurrence is due
-        now (superseded). Keeps ``pending_count`` honest."""
+        now (superseded). Keeps ``pending_count`` honest. ``batches``: what is due now, or a
+        function giving it for a set of office ids (only the offices with open rows are asked,
+        so a run need not keep every office's batch)."""
         from calendar_service.mail.reminders import office_today
 
-        today = {o.id: office_today(o, now) for o in offices}
-        fallback = now.astimezone(UTC).date() - timedelta(days=1)
-        due_lead = {(b.office.id, i.occurrence.day.id, i.occurrence.date): i.lead
-                    for b in batches for i in b.items}
         t = reminders
         clock = self.clock()
         with self._tx() as conn:
@@ -412,6 +456,12 @@ class Ledger:
             rows = conn.execute(select(t.c.rkey, t.c.office_id, t.c.day_id, t.c.occurrence_date,
                                        t.c.lead).where(self._claimable(clock, dead, unknown))
                                 ).all()
+        ids = {row[1] for row in rows}
+        today = {o.id: office_today(o, now) for o in offices if o.id in ids}
+        fallback = now.astimezone(UTC).date() - timedelta(days=1)
+        due = (batches(ids) if callable(batches) else batches) if ids else ()
+        due_lead = {(b.office.id, i.occurrence.day.id, i.occurrence.date): i.lead
+                    for b in due if b.office.id in ids for i in b.items}
         expired, unsubscribed, superseded = [], [], []
         for key, office_id, day_id, when, lead in rows:
             if when < today.get(office_id, fallback):
@@ -432,9 +482,10 @@ class Ledger:
                                 claimed_at=None, claim_host=None, claim_pid=None)).rowcount or 0
         return changed
 
-    def recent(self, since: date) -> Past:
-        """Every reminder of an occurrence on or after ``since``: its status and, once sent,
-        when (on the sending run's clock): what one message a day needs to know."""
+    def recent(self, since: date, office_ids: Sequence[str] | None = None) -> Past:
+        """Every reminder of an occurrence on or after ``since`` (of these offices only, when
+        given: a run reads them a chunk at a time): its status and, once sent, when (on the
+        sending run's clock): what one message a day needs to know."""
         from calendar_service.mail.reminders import Past
 
         t = reminders
@@ -442,12 +493,15 @@ class Ledger:
         sent: dict[Key, datetime] = {}
         q = select(t.c.office_id, t.c.day_id, t.c.occurrence_date, t.c.lead, t.c.status,
                    t.c.sent_as_of, t.c.sent_at).where(t.c.occurrence_date >= since)
+        groups = [None] if office_ids is None else [office_ids[at:at + 500]
+                                                    for at in range(0, len(office_ids), 500)]
         with self.engine.connect() as conn:
-            for r in conn.execute(q):
-                key = (r.office_id, r.day_id, r.occurrence_date.isoformat(), r.lead)
-                status[key] = r.status
-                if r.status == SENT and (r.sent_as_of or r.sent_at) is not None:
-                    sent[key] = r.sent_as_of or r.sent_at
+            for ids in groups:
+                for r in conn.execute(q if ids is None else q.where(t.c.office_id.in_(ids))):
+                    key = (r.office_id, r.day_id, r.occurrence_date.isoformat(), r.lead)
+                    status[key] = r.status
+                    if r.status == SENT and (r.sent_as_of or r.sent_at) is not None:
+                        sent[key] = r.sent_as_of or r.sent_at
             conn.rollback()
         return Past(status, sent)
 
@@ -591,33 +645,29 @@ class Ledger:
         return self.last_run(successful=True)
 
 
-@lru_cache(maxsize=32)
-def _mark_statement(size: int) -> Any:
+@lru_cache(maxsize=64)
+def _mark_sql(size: int, mark: str) -> str:
     """UPDATE of the ``size`` rows of one message, if this run still holds them.
 
     Only claimed rows carry a claim token (every other status clears it), so the token alone
     says the run still holds the row; a ``status`` condition here would lead SQLite to scan
-    every claimed row through the status index instead of looking up the few keys."""
-    t = reminders
-    return (update(t).where(t.c.rkey.in_([bindparam(f"b_k{n}") for n in range(size)]),
-                            t.c.claim_token == bindparam("b_token"))
-            .values(status=bindparam("b_status"), message_id=bindparam("b_mid"),
-                    reply=bindparam("b_reply"), refused=bindparam("b_refused"),
-                    error=bindparam("b_error"), updated_at=bindparam("b_now"),
-                    sent_at=bindparam("b_sent"), sent_as_of=bindparam("b_asof"),
-                    claim_token=None, claimed_at=None,
-                    claim_host=None, claim_pid=None))
+    every claimed row through the status index instead of looking up the few keys. Parameters
+    in the order of :func:`_mark_params`."""
+    t = reminders.name
+    return (f"UPDATE {t} SET status={mark}, message_id={mark}, reply={mark}, refused={mark}, "
+            f"error={mark}, updated_at={mark}, sent_at={mark}, sent_as_of={mark}, "
+            f"claim_token=NULL, claimed_at=NULL, claim_host=NULL, claim_pid=NULL "
+            f"WHERE rkey IN ({', '.join([mark] * size)}) AND claim_token = {mark}")
 
 
-def _mark_params(m: Mark, token: str, now: datetime) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "b_token": token, "b_status": m.status, "b_mid": m.message_id, "b_reply": _clip(m.reply),
-        "b_refused": json.dumps(m.refused, ensure_ascii=False) if m.refused else None,
-        "b_error": _clip(m.error), "b_now": now, "b_sent": now if m.status == SENT else None,
-        "b_asof": (m.as_of or now) if m.status == SENT else None}
-    for n, k in enumerate(m.keys):
-        params[f"b_k{n}"] = rkey(k)
-    return params
+def _mark_params(m: Mark, token: str, now: Any, bind: Callable[[datetime], Any]
+                 ) -> tuple[Any, ...]:
+    """``now`` already as the driver takes it; ``bind`` converts the run's clock the same way."""
+    refused = json.dumps(m.refused, ensure_ascii=False) if m.refused else None
+    sent = m.status == SENT
+    return (m.status, m.message_id, _clip(m.reply), refused, _clip(m.error), now,
+            now if sent else None, (bind(m.as_of) if m.as_of else now) if sent else None,
+            *(rkey(k) for k in m.keys), token)
 
 
 def _clip(text: str | None, limit: int = 2000) -> str | None:
