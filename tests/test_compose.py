@@ -341,3 +341,23 @@ def test_a_word_missing_when_rendering_names_the_vocabulary(mail_env, tmp_path) 
     located = {(p.file, p.message) for p in caught.value.problems}
     assert (str(templates / "email" / "body.txt"),
             "UndefinedError: words/en.j2 has no word 'official_link'") in located
+
+
+def test_check_templates_renders_a_single_late_reminder(mail_env, tmp_path) -> None:  # noqa: F811
+    """A branch for one day sent late is rendered by check, though days are checked late only
+    together: one day alone late is rendered too."""
+    import shutil
+
+    from conftest import ROOT
+
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    body = templates / "email" / "body.txt"
+    body.write_text(body.read_text(encoding="utf-8")
+                    + "{% if items|length == 1 and catch_up %}{{ no_such_late_word }}{% endif %}\n",
+                    encoding="utf-8")
+    settings = replace(mail_env["settings"], templates=templates)
+    with pytest.raises(DataError) as caught:
+        check_templates(mail_env["catalog"], mail_env["offices"], settings)
+    assert any(p.file == str(body) and "no_such_late_word" in p.message
+               for p in caught.value.problems)

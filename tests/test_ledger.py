@@ -221,3 +221,22 @@ def test_database_password_never_appears_in_errors() -> None:
         Ledger("postgresql://calendar:s3cr3t-pw@127.0.0.1:1/nowhere?connect_timeout=2")
     assert "s3cr3t-pw" not in str(caught.value)
     assert "calendar:***@127.0.0.1:1" in str(caught.value)
+
+
+def test_an_outcome_is_stored_as_the_column_stores_times(tmp_path, mail_env) -> None:  # noqa: F811
+    """``mark`` writes its SQL by hand for speed; its times must still be what the column writes
+    (on SQLite, text with microseconds even when they are zero), so ordering by time holds."""
+    from sqlalchemy import text
+
+    items = dues(mail_env)
+    keys = [i.key for i in items]
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    with Ledger(url, clock=Clock()) as led:  # the clock's microseconds are zero
+        led.hold("run")
+        led.register(items)
+        assert led.claim(keys, "run") == set(keys)
+        led.mark([Mark(tuple(keys), SENT, "<id@x>", "250 OK")], "run")
+        with led.engine.connect() as conn:
+            stored = conn.execute(text("SELECT updated_at, sent_at, sent_as_of FROM reminder_ledger"
+                                       )).all()
+    assert stored and {row for row in stored} == {("2027-03-18 14:00:00.000000",) * 3}

@@ -71,6 +71,47 @@ def test_both_halves_give_their_results_in_order() -> None:
         [1], ["two", Problem("f", 3, "x", "m")])
 
 
+def test_an_error_here_stops_the_other_half_instead_of_waiting_for_it(monkeypatch) -> None:
+    """The other half is not wanted any more: it is killed, not left running or waited for."""
+    import os
+    import signal
+
+    from calendar_service.base import twocores
+
+    monkeypatch.setattr(twocores, "cores", lambda: 2)
+    never_read, never_written = os.pipe()
+
+    def forever() -> bytes:
+        return os.read(never_read, 1)  # blocks until killed
+
+    def fail() -> None:
+        raise ValueError("here")
+
+    def hung(signum: int, frame: object) -> None:
+        raise AssertionError("side_by_side waited for the other half")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(30)  # a guard only: the fixed code returns at once
+    try:
+        with pytest.raises(ValueError, match="here"):
+            side_by_side(fail, forever)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        os.close(never_read)
+        os.close(never_written)
+
+
+def test_a_half_that_dies_is_reported_with_how_it_ended(monkeypatch) -> None:
+    import os
+
+    from calendar_service.base import twocores
+
+    monkeypatch.setattr(twocores, "cores", lambda: 2)
+    with pytest.raises(RuntimeError, match="exit status 3"):
+        side_by_side(lambda: None, lambda: os._exit(3))
+
+
 def test_an_error_in_the_other_half_is_raised_here_as_it_was_raised_there() -> None:
     def bad() -> list[Problem]:
         raise DataError([Problem("days.yaml", 7, "name", "wrong")])

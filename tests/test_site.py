@@ -400,20 +400,38 @@ def _generate(out, templates: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def two_processes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A build in two processes even on a busy machine (it forks only with a core free)."""
+def two_processes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A build in two processes even on a busy machine or a one-core runner (it forks only with
+    a core free); the pids of the children it forked."""
+    import os
+
+    from calendar_service.base import twocores
     from calendar_service.publishing import site
 
     monkeypatch.setattr(site, "core_free", lambda: True)
+    monkeypatch.setattr(twocores, "cores", lambda: 2)
+    children: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            children.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    return children
 
 
-@pytest.mark.usefixtures("two_processes")
-def test_a_build_in_two_processes_writes_what_one_process_writes(tmp_path: Path) -> None:
+def test_a_build_in_two_processes_writes_what_one_process_writes(tmp_path: Path,
+                                                                 two_processes: list[int]
+                                                                 ) -> None:
     """``build`` writes the second language in a forked child: same files, digests, lists."""
     from calendar_service.publishing.site import InMemory, ToFolder
 
     folder, memory = ToFolder(tmp_path), InMemory()
     state, lists = _generate(folder, ROOT / "templates")
+    assert two_processes  # it did fork
     state_one, lists_one = _generate(memory, ROOT / "templates")
     assert folder.digests() == memory.digests()
     assert state == state_one and lists == lists_one

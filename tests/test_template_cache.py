@@ -64,7 +64,9 @@ def test_a_cache_folder_that_cannot_be_made_only_means_compiling(tmp_path: Path)
 def test_a_damaged_cache_entry_is_compiled_again(tmp_path: Path) -> None:
     root, cache = _templates(tmp_path, "Hola, {{ who }}.\n"), tmp_path / "cache"
     Renderer(root, cache=cache).render("site/hello.html", who="Ana")
-    for entry in cache.iterdir():
+    entries = [p for p in cache.rglob("*") if p.is_file()]
+    assert entries
+    for entry in entries:
         entry.write_bytes(entry.read_bytes()[:40] + b"\x00garbage")
     assert Renderer(root, cache=cache).render("site/hello.html", who="Ana") == "Hola, Ana.\n"
 
@@ -89,3 +91,30 @@ def test_the_mail_templates_share_the_cache(tmp_path: Path, compiles: list[str])
         assert env.get_template("subject.txt").render(day="8 de marzo") == \
             "Recordatorio: 8 de marzo\n"
     assert compiles == ["subject.txt"]
+
+
+def test_another_release_does_not_use_code_compiled_by_this_one(tmp_path: Path,
+                                                                 compiles: list[str],
+                                                                 monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    """jinja keys an entry by the template's text only; options or versions that shape the
+    compiled code are in the folder's name, so an upgrade compiles afresh."""
+    import calendar_service
+
+    root, cache = _templates(tmp_path, "Hola, {{ who }}.\n"), tmp_path / "cache"
+    Renderer(root, cache=cache).render("site/hello.html", who="Ana")
+    monkeypatch.setattr(calendar_service, "__version__", "99.0.0")
+    Renderer(root, cache=cache).render("site/hello.html", who="Ana")
+    assert compiles == ["site/hello.html", "site/hello.html"]
+    assert len(list(cache.iterdir())) == 2
+
+
+def test_a_cache_folder_others_can_write_is_not_used(tmp_path: Path, compiles: list[str]
+                                                     ) -> None:
+    """Its entries are code that would be run: only a folder of this user's alone is used."""
+    root, cache = _templates(tmp_path, "Hola, {{ who }}.\n"), tmp_path / "cache"
+    Renderer(root, cache=cache).render("site/hello.html", who="Ana")
+    for folder in cache.iterdir():
+        folder.chmod(0o777)
+    Renderer(root, cache=cache).render("site/hello.html", who="Ana")
+    assert compiles == ["site/hello.html", "site/hello.html"]

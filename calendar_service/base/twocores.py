@@ -7,8 +7,10 @@ as long as the other, so doing them side by side halves what a coordinator waits
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -40,16 +42,28 @@ def side_by_side(here: Callable[[], A], there: Callable[[], B]) -> tuple[A, B]:
         finally:
             os._exit(0)
     os.close(write)
+    answered = False
     try:
         mine = here()
-    finally:
         with os.fdopen(read, "rb") as pipe:
+            read = -1
             data = pipe.read()
-        os.waitpid(pid, 0)
+        answered = True
+    finally:
+        if read != -1:
+            os.close(read)
+        if not answered:  # an error or an interrupt here: the other half is not wanted; stop
+            # it rather than leave it writing (SIGKILL: it inherited this process's handlers)
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
     try:
         kind, value = pickle.loads(data)
     except Exception:  # noqa: BLE001 - the child died without answering
-        raise RuntimeError("the second half of the work ended without a result") from None
+        how = (f"killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+               else f"exit status {os.waitstatus_to_exitcode(status)}")
+        raise RuntimeError(f"the second half of the work ended without a result ({how}; "
+                           "was the machine out of memory?)") from None
     if kind == "error":
         raise value
     return mine, value  # type: ignore[return-value]

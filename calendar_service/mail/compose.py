@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
@@ -22,7 +22,7 @@ from calendar_service.base import paths
 from calendar_service.base.errors import DataError, Problem
 from calendar_service.data.model import LANGUAGES, Catalog, Day, Office, has_control
 from calendar_service.mail import unsubscribe
-from calendar_service.mail.reminders import ADDED, REQUESTED, Batch, DueReminder
+from calendar_service.mail.reminders import ADDED, LATE, ON_TIME, REQUESTED, Batch, DueReminder
 
 if TYPE_CHECKING:
     import jinja2
@@ -508,7 +508,8 @@ def template_env(root: Path, cache: Path | None = None) -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(str(Path(root) / TEMPLATE_DIR)),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-        keep_trailing_newline=True, auto_reload=False, bytecode_cache=bytecode_cache(cache))
+        keep_trailing_newline=True, auto_reload=False,
+        bytecode_cache=bytecode_cache(cache, "mail", __file__))
     env.filters["wordwrap"] = _remembered_wordwrap()
     return env
 
@@ -597,10 +598,13 @@ def check_templates(catalog: Catalog, offices: Sequence[Office], settings: Setti
     for day in catalog.days:
         when = next_occurrence(day, today) or today
         occ = Occurrence(day, when)
-        for lead, ahead in ((3, 3), (14, 2)):  # on time, and a catch-up
+        for lead, ahead, reason in ((3, 3, ON_TIME), (14, 2, LATE)):  # on time, and late
             dues.append(DueReminder(Reminder(probe, occ, lead),
-                                    datetime.combine(when, probe.send_time), ahead))
+                                    datetime.combine(when, probe.send_time), ahead, reason))
     on_time, late = dues[::2], dues[1::2]
+    # A day added after its reminder's time, and a sample asked for: one day each (their
+    # sentences do not depend on the day).
+    others = [replace(d, reason=r) for d, r in zip(late[:1] * 2, (ADDED, REQUESTED), strict=False)]
     seen: set[tuple[str, int | None, str]] = set()
 
     def attempt(group: Sequence[DueReminder], lang: str, what: str, inline: bool) -> bool:
@@ -616,9 +620,9 @@ def check_templates(catalog: Catalog, offices: Sequence[Office], settings: Setti
 
     for lang in (lang for lang in LANGUAGES if lang in sound):  # the others are reported above
         # Each day alone (the one-day branches and every field of every day), then every day
-        # together on time and together late (the many-days and the late branches): as much as
-        # rendering each day in each variant, for about half the work. The CSS is inlined for the
-        # messages of all days only: inlining does not depend on a day.
+        # together on time and together late (the many-days and the late branches), and one day
+        # alone late: as much as rendering each day in each variant, for about half the work.
+        # The CSS is inlined for the messages of all days only: inlining does not depend on a day.
         for due in on_time:
             attempt([due], lang, f"{lang}: {due.occurrence.day.id}", inline=False)
         if on_time:
@@ -626,5 +630,9 @@ def check_templates(catalog: Catalog, offices: Sequence[Office], settings: Setti
         if late and not attempt(late, lang, f"{lang}: all days, late", inline=True):
             for due in late:  # name the day that breaks the late variant
                 attempt([due], lang, f"{lang}: {due.occurrence.day.id}, late", inline=False)
+        elif late:  # one day, late: the branches that need both
+            attempt(late[:1], lang, f"{lang}: {late[0].occurrence.day.id}, late", inline=False)
+        for due in others:
+            attempt([due], lang, f"{lang}: {due.occurrence.day.id}, {due.reason}", inline=False)
     if problems:
         raise DataError(problems)

@@ -398,14 +398,18 @@ class _Run:
         """The ledger's records of these offices only (when each was first seen, what they
         were sent lately), read as their chunk comes up: nothing kept for every office.
         Without a ledger, as if nothing was ever seen or sent (it is all counted as pending)."""
-        if self.first is None:
-            return None, None
         try:
-            return (self.ledger.seen_for(self.first, offices),
-                    self.ledger.recent(self.since, [o.id for o in offices]))
+            return self._records(offices)
         except Exception as exc:
             self._lost(exc)  # re-raised unless the ledger failed
             return None, None
+
+    def _records(self, offices: Sequence[Office]) -> tuple[Seen | None, Past | None]:
+        """What ``_lookup`` reads, with a ledger error raised to the caller."""
+        if self.first is None:
+            return None, None
+        return (self.ledger.seen_for(self.first, offices),
+                self.ledger.recent(self.since, [o.id for o in offices]))
 
     def _counted(self, batches: Iterable[Batch]) -> Iterator[Batch]:
         for b in batches:
@@ -500,12 +504,18 @@ class _Run:
     def _retire(self) -> None:
         """Once per run. Rows that can no longer go out are other keys than the due ones, so
         this runs after the first chunk is queued rather than delay the first messages."""
-        if not self.retired:
+        if not self.retired and not self.broken:
             self.retired = True
             offices, now = self.offices, self.now
 
             def due_for(ids: set[str]) -> Iterator[Batch]:
-                return self._due([o for o in offices if o.id in ids])
+                from calendar_service.mail.reminders import iter_due
+
+                # Strict: a ledger error while reading the records aborts the retiring. Planned
+                # without them, an office would look long known, and a lead that must still go
+                # could be superseded by one the real planner skips.
+                return iter_due(self.catalog, [o for o in offices if o.id in ids], self.now,
+                                self._records, self.catch_up)
 
             self._db(lambda: self.ledger.retire(due_for, offices, now,
                                                 self.ledger.unsubscribed_ids()))

@@ -31,7 +31,8 @@ class Renderer:
             loader=_bounded_loader(self.templates),
             autoescape=select_autoescape(enabled_extensions=("html",), default=False),
             undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-            keep_trailing_newline=True, auto_reload=watch, bytecode_cache=bytecode_cache(cache))
+            keep_trailing_newline=True, auto_reload=watch,
+            bytecode_cache=bytecode_cache(cache, "site", __file__))
         self.env.filters["day"] = format_day
 
     def render(self, name: str, **context: Any) -> str:
@@ -69,16 +70,29 @@ class Renderer:
         return h.hexdigest()[:16]
 
 
-def bytecode_cache(folder: Path | None) -> Any:
+def bytecode_cache(folder: Path | None, kind: str, defined_in: str) -> Any:
     """Compiled templates kept on disk, by the hash of their source: compiling the templates
     was about half of what ``check`` and a small build spent rendering, in every process that
     cron or a coordinator starts. Only a cache: a folder that cannot be made or written, or a
-    damaged entry, means compiling as before, never an error."""
+    damaged entry, means compiling as before, never an error.
+
+    jinja keys an entry by the template's name and text only, so the entries live in a folder
+    named after what else shapes the compiled code: ``kind`` (which environment), jinja's and
+    this package's versions, Python's, and the source of ``defined_in``, the module that sets
+    the environment's options. An upgrade or an edited option starts a fresh folder instead of
+    reusing stale code. A folder that is not this user's alone (mode 0700) is not trusted: its
+    code would be run."""
     if folder is None:
         return None
     import contextlib
+    import os
+    import stat
+    import sys
 
+    import jinja2
     from jinja2 import FileSystemBytecodeCache
+
+    from calendar_service import __version__
 
     class QuietCache(FileSystemBytecodeCache):
         def load_bytecode(self, bucket: Any) -> None:
@@ -92,10 +106,22 @@ def bytecode_cache(folder: Path | None) -> Any:
                 super().dump_bytecode(bucket)
 
     try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        digest = _environment_digest(defined_in, jinja2.__version__, __version__, sys.version)
+        place = folder / f"{kind}-{digest}"
+        place.mkdir(parents=True, exist_ok=True, mode=0o700)
+        st = place.stat()
     except OSError:
         return None
-    return QuietCache(str(folder))
+    if st.st_uid != os.getuid() or stat.S_IMODE(st.st_mode) & 0o077:
+        return None
+    return QuietCache(str(place))
+
+
+def _environment_digest(defined_in: str, *versions: str) -> str:
+    """The versions, and the source of the module that builds the template environment."""
+    h = hashlib.sha256("\0".join(versions).encode())
+    h.update(Path(defined_in).read_bytes())  # OSError: no cache (see bytecode_cache)
+    return h.hexdigest()[:16]
 
 
 def _bounded_loader(root: Path) -> Any:

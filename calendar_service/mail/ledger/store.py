@@ -413,7 +413,9 @@ class Ledger:
         """A timestamp as the driver takes it, converted exactly as the column would."""
         process = self._time_processor
         if process is None:
-            process = reminders.c.updated_at.type.bind_processor(self.engine.dialect)
+            column_type = reminders.c.updated_at.type.dialect_impl(self.engine.dialect)
+            process = column_type.bind_processor(self.engine.dialect)  # both steps: ours, then
+            # the dialect's (SQLite stores the text SQLAlchemy writes for every other row)
             self._time_processor = process or (lambda v: v)
         return self._time_processor(value)
 
