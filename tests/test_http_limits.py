@@ -126,6 +126,17 @@ def test_a_kept_alive_connection_serves_requests_then_closes_when_idle_past_the_
         assert took >= keep_alive - 0.1
 
 
+def test_a_connection_answered_before_its_body_came_closes_when_idle_past_the_keep_alive(
+        state: SiteState) -> None:
+    keep_alive = 1.0
+    with serving(create_app(state), SMALL, timeout_keep_alive=keep_alive) as base:
+        sock = connect(base)
+        sock.sendall(b"POST /calendar.ics HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345")
+        assert read_all_until(sock, b"\r\n\r\n").startswith(b"HTTP/1.1 405 ")
+        sock.sendall(b"67890")  # the rest of the body, after the answer
+        closed_within(sock, keep_alive + SLACK)  # then idle: closed, not kept for ever
+
+
 def test_pipelined_requests_in_one_packet_are_all_answered(base: str) -> None:
     sock = connect(base)
     request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"

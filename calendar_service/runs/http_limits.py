@@ -302,6 +302,13 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         _Base.on_message_complete(self)
         self._deadline = None
         self._in_head, self._in_body, self._head_bytes, self._got_bytes = True, False, 0, False
+        cycle = getattr(self, "cycle", None)
+        if (cycle is not None and cycle.response_complete and not self.pipeline
+                and not self._draining and not self.transport.is_closing()):
+            # answered before the body had all come (a 405 to a POST): idle from now on, so
+            # the keep-alive deadline applies as after any other answer
+            self._idle = True
+            self._deadline = self.loop.time() + self.timeout_keep_alive
 
     def on_response_complete(self) -> None:
         """uvicorn's, but the keep-alive timeout is a deadline for the sweep (within a sweep of
