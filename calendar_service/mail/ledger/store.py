@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
     Table,
@@ -85,6 +85,8 @@ from calendar_service.mail.ledger.upgrade import ensure
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
+
+T = TypeVar("T")
 
 class Ledger:
     """Claim / mark / log on one database; safe to share between processes and hosts."""
@@ -212,15 +214,8 @@ class Ledger:
         Every record at once, for tools and tests: a run uses :meth:`first_seen`."""
         from calendar_service.mail.ledger import seen
 
-        if not write:
-            with self.engine.connect() as conn:
-                found = seen.see(conn, offices, days, now, write=False, clock=self.clock,
-                                 insert=self._insert)
-                conn.rollback()
-            return found
-        with self._tx() as conn:
-            return seen.see(conn, offices, days, now, write=True, clock=self.clock,
-                            insert=self._insert)
+        return self._unless_dry(write, lambda conn: seen.see(
+            conn, offices, days, now, write=write, clock=self.clock, insert=self._insert))
 
     def first_seen(self, offices: Sequence[Office], days: Iterable[Day], now: datetime, *,
                    write: bool = True) -> FirstSeen:
@@ -229,15 +224,20 @@ class Ledger:
         goes; ``write=False`` (a dry run) stores nothing. What a run holds stays flat."""
         from calendar_service.mail.ledger import seen
 
+        return self._unless_dry(write, lambda conn: seen.record(
+            conn, offices, days, now, write=write, clock=self.clock, insert=self._insert))
+
+    def _unless_dry(self, write: bool, work: Callable[[Any], T]) -> T:
+        """``work(conn)`` in a write transaction, or for a dry run on a plain connection whose
+        transaction is rolled back, so nothing it might write is kept."""
         if not write:
             with self.engine.connect() as conn:
-                first = seen.record(conn, offices, days, now, write=False, clock=self.clock,
-                                    insert=self._insert)
-                conn.rollback()
-            return first
+                try:
+                    return work(conn)
+                finally:
+                    conn.rollback()
         with self._tx() as conn:
-            return seen.record(conn, offices, days, now, write=True, clock=self.clock,
-                               insert=self._insert)
+            return work(conn)
 
     def seen_for(self, first: FirstSeen, offices: Sequence[Office]) -> Seen:
         """When each of these offices and their leads, and each day, were first seen."""
